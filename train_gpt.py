@@ -106,7 +106,7 @@ class Hyperparameters:
     train_seq_len: int = knob(1024, "training sequence length", cpu=256, check=POSITIVE)
     train_batch_tokens: int = knob(524288, "global tokens per optimizer step", cpu=8192, check=POSITIVE)
     grad_accum_steps: int = knob(0, "micro-steps per optimizer step; 0 = 8 // world size on CUDA, 1 on CPU", check=NON_NEGATIVE)
-    val_loss_every: int = knob(1000, "steps between validation passes; 0 = only at the end", cpu=0, check=NON_NEGATIVE)
+    val_loss_every: int = knob(1000, "steps between validation passes during training (and at its end); 0 = none, the final evaluation always runs", cpu=0, check=NON_NEGATIVE)
     val_batch_size: int = knob(524288, "global tokens per evaluation batch", cpu=16384, check=POSITIVE)
     train_log_every: int = knob(200, "steps between train-loss log lines", cpu=25, check=POSITIVE)
     # Optimizers.
@@ -140,11 +140,11 @@ class Hyperparameters:
     ttt_chunk_tokens: int = knob(32768, "targets per TTT chunk (multiple of the eval window)", cpu=4096, check=POSITIVE)
     ttt_prefix_tokens: int = knob(256, "per-document prefix scored, then adapted on (TTT=doc)", cpu=128, check=POSITIVE)
     ttt_epochs: int = knob(1, "passes over each chunk or prefix", check=POSITIVE)
-    ttt_lr: float = knob(0.002, "TTT learning rate (cosine-decayed over chunks)", check=POSITIVE)
+    ttt_lr: float = knob(0.002, "TTT learning rate (cosine-decayed over chunks in chunk mode, constant in doc mode)", check=POSITIVE)
     ttt_optimizer: str = knob("sgd", "TTT optimizer", check=one_of("sgd", "adamw"))
     ttt_momentum: float = knob(0.9, "TTT SGD momentum", check=FRACTION)
     ttt_params: str = knob("all", "what adapts: all | last:<k> (last k stored blocks) | norms (1-D parameters)")
-    ttt_batch_seqs: int = knob(8, "sequences per rank per TTT step", check=POSITIVE)
+    ttt_batch_seqs: int = knob(32, "sequences per TTT step, split over ranks (same steps for any world size)", cpu=8, check=POSITIVE)
 
     profile_reason: str = field(default="", metadata={"internal": True})
 
@@ -503,9 +503,18 @@ def ternary_quantize(w: Tensor, group: int, scale_kind: str) -> tuple[Tensor, Te
     wg = w.reshape(rows, cols // (group or cols), group or cols)
     a = wg.abs()
     s = a.mean(-1, keepdim=True) if scale_kind == "absmean" else a.median(-1, keepdim=True).values
-    # Rounded to fp16 here, in training, so that the stored fp16 scale reproduces it exactly.
-    s = s.clamp_min(TERNARY_MIN_SCALE).half().float()
+    s = round_to_fp16(s.clamp(TERNARY_MIN_SCALE, 60000.0))
     return (wg / s).round().clamp(-1, 1), s
+
+
+def round_to_fp16(x: Tensor) -> Tensor:
+    """fp32 -> nearest fp16 value (ties to even), as fp32, for the fp16 normal range. Scales are
+    stored in fp16 and training uses exactly those values. Integer bit arithmetic, because
+    torch.compile drops a plain .half().float() round trip and the compiled forward would then
+    use other scales than the artifact."""
+    bits = x.float().contiguous().view(torch.int32)
+    bits = (bits + 0x0FFF + ((bits >> 13) & 1)) & ~0x1FFF
+    return bits.view(torch.float32)
 
 
 class BitLinear(CastedLinear):
@@ -879,7 +888,7 @@ def train(model: GPT, cfg: Hyperparameters, ctx: Dist, data: EvalData, log: Logg
         if (cfg.val_loss_every and step % cfg.val_loss_every == 0 and step > 0) or (last and cfg.val_loss_every):
             sync(ctx)
             train_ms += 1000 * (time.perf_counter() - t0)
-            val_loss, val_bpb = eval_stats(score_stream(model, data, cfg.train_seq_len, cfg.train_seq_len, cfg, ctx), data)
+            val_loss, val_bpb = eval_stats(score_stream(model.logits, data, cfg.train_seq_len, cfg.train_seq_len, cfg, ctx), data)
             log(f"step:{step}/{cfg.iterations} val_loss:{val_loss:.4f} val_bpb:{val_bpb:.4f} train_time:{train_ms:.0f}ms step_avg:{train_ms / max(step, 1):.2f}ms")
             sync(ctx)
             t0 = time.perf_counter()
@@ -1296,12 +1305,10 @@ def eval_ttt_chunk(model: GPT, fwd, data: EvalData, cfg: Hyperparameters, ctx: D
         t = time.perf_counter()
         lr = cfg.ttt_lr * 0.5 * (1 + math.cos(math.pi * c / max(chunks - 2, 1)))
         starts = list(range(a0, a1, L))
-        per_step = ctx.world * cfg.ttt_batch_seqs
         for _ in range(cfg.ttt_epochs):
-            for i in range(0, len(starts), per_step):
-                step_starts = starts[i : i + per_step]
-                mine = step_starts[ctx.rank * cfg.ttt_batch_seqs : (ctx.rank + 1) * cfg.ttt_batch_seqs]
-                ttt_step(fwd, params, opt, tokens, mine, L, len(step_starts) * L, lr, ctx)
+            for i in range(0, len(starts), cfg.ttt_batch_seqs):
+                step_starts = starts[i : i + cfg.ttt_batch_seqs]
+                ttt_step(fwd, params, opt, tokens, step_starts[ctx.rank :: ctx.world], L, len(step_starts) * L, lr, ctx)
         train_s += time.perf_counter() - t
     return nll
 

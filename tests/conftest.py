@@ -1,0 +1,90 @@
+"""Shared helpers: tiny configurations and data so every test runs in seconds on a CPU."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import settings
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+import train_gpt as tg  # noqa: E402
+
+SHARED_DATA = ROOT.parent / "shared" / "data"
+SAMPLE = ROOT / "data" / "sample"
+
+settings.register_profile("ci", max_examples=15, deadline=None, derandomize=True)
+settings.load_profile("ci")
+torch.set_num_threads(2)
+
+TINY = {
+    "VOCAB_SIZE": "64", "MODEL_DIM": "32", "NUM_HEADS": "2", "NUM_KV_HEADS": "1", "NUM_LAYERS": "2",
+    "MLP_MULT": "2", "TRAIN_SEQ_LEN": "16", "TRAIN_BATCH_TOKENS": "64", "TTT_PREFIX_TOKENS": "8",
+    "TTT_CHUNK_TOKENS": "32", "EVAL_STRIDE": "4", "VAL_BATCH_SIZE": "64",
+}
+
+
+def tiny_cfg(**env) -> tg.Hyperparameters:
+    return tg.Hyperparameters.from_env(env={**TINY, **{k: str(v) for k, v in env.items()}}, cuda=False)
+
+
+def tiny_model(seed: int = 0, randomize: bool = True, **env) -> tuple[tg.GPT, tg.Hyperparameters]:
+    """A tiny model; `randomize` replaces the zero/one initializations so every parameter matters."""
+    cfg = tiny_cfg(**env)
+    torch.manual_seed(seed)
+    model = tg.GPT(cfg)
+    if randomize:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p) * 0.2)
+    return model, cfg
+
+
+def eval_data(tokens: torch.Tensor) -> tg.EvalData:
+    return tg.EvalData(tokens.long(), torch.ones(tokens.numel() - 1, dtype=torch.long))
+
+
+def write_dataset(folder: Path, n_train: int = 20000, n_val: int = 2049, val_offset: int = 0) -> Path:
+    """A DATA_PATH folder cut from the bundled sample (real tokens, vocabulary 1024)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    train = tg.load_shard(SAMPLE / "fineweb_train_000000.bin", 1024)
+    val = tg.load_shard(SAMPLE / "fineweb_val_000000.bin", 1024)
+    tg.write_shard(folder / "fineweb_train_000000.bin", train[:n_train])
+    tg.write_shard(folder / "fineweb_val_000000.bin", val[val_offset : val_offset + n_val])
+    return folder
+
+
+def run_script(env: dict, cwd: Path, nproc: int = 0, timeout: int = 240) -> subprocess.CompletedProcess:
+    """Runs train_gpt.py as a competitor would: plain python, or torchrun with nproc CPU processes."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_"))}
+    full.update({k: str(v) for k, v in env.items()})
+    full["OMP_NUM_THREADS"] = "1"
+    script = str(ROOT / "train_gpt.py")
+    cmd = [sys.executable, script] if not nproc else [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", script]
+    return subprocess.run(cmd, env=full, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def log_values(text: str, prefix: str, key: str) -> list[float]:
+    """Every `key:<float>` on lines starting with prefix."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith(prefix) and f" {key}:" in line:
+            out.append(float(line.split(f" {key}:")[1].split()[0].rstrip("ms")))
+    return out
+
+
+@pytest.fixture
+def sample_env(tmp_path):
+    """Environment for a seconds-long end-to-end run of the real script on real tokens."""
+    data = write_dataset(tmp_path / "data")
+    return {
+        "DATA_PATH": str(data), "TOKENIZER_PATH": str(SAMPLE / "fineweb_1024_bpe.model"), "RUN_ID": "t",
+        "MODEL_DIM": "32", "NUM_HEADS": "2", "NUM_KV_HEADS": "1", "NUM_LAYERS": "2", "TRAIN_SEQ_LEN": "32",
+        "TRAIN_BATCH_TOKENS": "256", "ITERATIONS": "6", "MAX_WALLCLOCK_SECONDS": "0", "WARMUP_STEPS": "2",
+        "WARMDOWN_ITERS": "3", "TRAIN_LOG_EVERY": "1", "VAL_BATCH_SIZE": "1024", "EVAL_STRIDE": "16",
+        "TTT_CHUNK_TOKENS": "512", "TTT_PREFIX_TOKENS": "16",
+    }

@@ -1,0 +1,62 @@
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, strategies as st
+
+from conftest import ROOT, TINY, tg, tiny_cfg
+
+INT_KNOBS = [f.name.upper() for f in tg.Hyperparameters.knobs() if f.type == "int"]
+FLOAT_KNOBS = [f.name.upper() for f in tg.Hyperparameters.knobs() if f.type == "float"]
+
+
+def test_profile_follows_cuda_availability():
+    cpu = tg.Hyperparameters.from_env(env={}, cuda=False)
+    gpu = tg.Hyperparameters.from_env(env={}, cuda=True)
+    assert cpu.config_profile == "cpu_sample" and "CUDA" in cpu.profile_reason
+    assert gpu.config_profile == "competition" and gpu.model_dim == 768 and gpu.train_seq_len == 1024
+    assert cpu.model_dim < gpu.model_dim and cpu.data_path.endswith("data/sample")
+    assert tg.Hyperparameters.from_env(env={"CONFIG_PROFILE": "competition"}, cuda=False).model_dim == 768
+
+
+@given(st.sampled_from(INT_KNOBS + FLOAT_KNOBS), st.sampled_from(["abc", "1.5.2", "ten", "--"]))
+def test_unparsable_value_names_variable_and_value(name, raw):
+    with pytest.raises(tg.ConfigError) as err:
+        tg.Hyperparameters.from_env(env={**TINY, name: raw}, cuda=False)
+    assert name in str(err.value) and raw in str(err.value)
+
+
+@pytest.mark.parametrize("name,value", [
+    ("QAT_START_FRAC", "1.5"), ("TTT", "always"), ("TERNARY_SCALE", "max"), ("TERNARY_LAYERS", "attn,emb"),
+    ("MODEL_DIM", "33"), ("NUM_KV_HEADS", "3"), ("EVAL_STRIDE", "999"), ("TTT_PARAMS", "last:99"),
+    ("PROGRESSIVE_LOSS_LOOPS", "1"), ("INT_BITS", "9"), ("SEED", "-1"), ("TTT_CHUNK_TOKENS", "17"),
+    ("TERNARY_GROUP", "5"), ("TIE_EMBEDDINGS", "yes"), ("ITERATIONS", "0"),
+])
+def test_invalid_setting_is_rejected_with_its_name(name, value):
+    with pytest.raises(tg.ConfigError) as err:
+        tiny_cfg(**{name: value})
+    assert name in str(err.value)
+
+
+def test_shared_blocks_and_num_layers_resolve_into_each_other():
+    cfg = tiny_cfg(NUM_LAYERS=5, PRELUDE_LAYERS=1, CODA_LAYERS=1, LOOPS=3)
+    assert cfg.shared_blocks == 3 and cfg.num_layers == 5
+    cfg = tiny_cfg(PRELUDE_LAYERS=1, SHARED_BLOCKS=2, CODA_LAYERS=1, NUM_LAYERS="")
+    assert cfg.num_layers == 4
+    with pytest.raises(tg.ConfigError, match="NUM_LAYERS"):
+        tiny_cfg(NUM_LAYERS=9, PRELUDE_LAYERS=1, SHARED_BLOCKS=2, CODA_LAYERS=1)
+
+
+def test_import_does_no_work_even_with_bad_environment():
+    env = {"MODEL_DIM": "not-a-number", "DATA_PATH": "/nonexistent", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", "import train_gpt"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_readme_documents_every_variable_with_its_current_default():
+    sys.path.insert(0, str(ROOT / "tools"))
+    import env_table
+
+    readme = (ROOT / "README.md").read_text()
+    assert env_table.block() in readme, "README's table is stale: run python tools/env_table.py --write"
+    assert all(f"`{f.name.upper()}`" in env_table.table() for f in tg.Hyperparameters.knobs())

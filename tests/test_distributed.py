@@ -1,0 +1,19 @@
+from conftest import log_values, run_script, write_dataset
+
+
+def test_two_processes_follow_one_process(sample_env, tmp_path):
+    """Same global batch: one process and two gloo processes give the same losses and scores,
+    with TTT steps that split unevenly over the ranks."""
+    data = write_dataset(tmp_path / "d", n_val=1700)
+    env = {**sample_env, "DATA_PATH": str(data), "TTT": "chunk", "TTT_BATCH_SEQS": "3", "TTT_LR": "0.01"}
+    one = run_script({**env, "RUN_ID": "one"}, tmp_path)
+    two = run_script({**env, "RUN_ID": "two"}, tmp_path, nproc=2)
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert "world_size:2" in two.stdout
+    a, b = log_values(one.stdout, "step:", "train_loss"), log_values(two.stdout, "step:", "train_loss")
+    assert len(a) == len(b) == 6
+    assert all(abs(x - y) < 2e-3 for x, y in zip(a, b)), (a, b)
+    for phase in ("final_roundtrip", "final_sliding", "final_ttt"):
+        x, y = log_values(one.stdout, phase, "val_bpb")[0], log_values(two.stdout, phase, "val_bpb")[0]
+        assert abs(x - y) < 2e-3, (phase, x, y)

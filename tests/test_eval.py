@@ -1,0 +1,90 @@
+import math
+
+import torch
+from hypothesis import given, strategies as st
+
+from conftest import eval_data, tg, tiny_model
+
+MODES = ["plain", "sliding", "chunk", "doc"]
+
+
+def score(model, cfg, tokens, mode, log=None):
+    data = eval_data(tokens)
+    clock = tg.EvalClock(cfg.eval_budget_seconds)
+    log = log if log is not None else (lambda msg: None)
+    if mode == "plain":
+        return tg.score_stream(model.logits, data, cfg.eval_seq_len, cfg.eval_seq_len, cfg, tg.Dist())
+    if mode == "sliding":
+        return tg.score_stream(model.logits, data, cfg.eval_seq_len, cfg.eval_stride, cfg, tg.Dist())
+    run = tg.eval_ttt_chunk if mode == "chunk" else tg.eval_ttt_doc
+    return run(model, model.logits, data, cfg, tg.Dist(), clock, log)
+
+
+@given(st.integers(1, 400), st.integers(1, 64), st.data())
+def test_every_target_is_scored_exactly_once_with_bounded_windows(n, seq_len, data):
+    stride = data.draw(st.integers(1, seq_len))
+    chunk = data.draw(st.integers(1, 5)) * seq_len
+    for a0 in range(0, n, chunk):
+        a1 = min(n, a0 + chunk)
+        windows = tg.plan_windows(a0, a1, seq_len, stride)
+        covered = [t for _, a, b in windows for t in range(a, b)]
+        assert covered == list(range(a0, a1))
+        for start, a, b in windows:
+            assert 0 <= start <= a < b and b - start <= seq_len
+            assert b - start == min(b, seq_len)  # as much left context as the window allows
+
+
+@given(st.integers(1, 6), st.integers(0, 20))
+def test_stride_equal_to_sequence_length_gives_the_non_overlapping_loss(blocks, seed):
+    model, cfg = tiny_model(seed)
+    tokens = torch.randint(0, 64, (blocks * cfg.eval_seq_len + 1,), generator=torch.Generator().manual_seed(seed))
+    nll = tg.score_stream(model.logits, eval_data(tokens), cfg.eval_seq_len, cfg.eval_seq_len, cfg, tg.Dist())
+    x, y = tokens[:-1].view(blocks, -1), tokens[1:].view(blocks, -1)
+    with torch.no_grad():
+        direct = tg.cross_entropy(model.logits(x), y, reduction="none")
+    assert torch.allclose(nll, direct, atol=1e-5)
+
+
+@given(st.sampled_from(MODES), st.integers(2, 90), st.integers(0, 10**6))
+def test_a_score_depends_only_on_tokens_up_to_its_target(mode, q, seed):
+    """The legality property: changing token q leaves every target before q unchanged."""
+    model, cfg = tiny_model(seed % 7, TTT_LR=0.05, TTT_CHUNK_TOKENS=32, TTT_PREFIX_TOKENS=6, EVAL_STRIDE=4)
+    g = torch.Generator().manual_seed(seed)
+    tokens = torch.randint(2, 64, (97,), generator=g)
+    tokens[torch.randint(0, 97, (6,), generator=g)] = tg.BOS_ID
+    changed = tokens.clone()
+    changed[q] = (tokens[q] + 1 + torch.randint(0, 60, (1,), generator=g)) % 64
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    before = score(model, cfg, tokens, mode)
+    model.load_state_dict(state)
+    after = score(model, cfg, changed, mode)
+    # Target t predicts token t + 1: targets 0..q-2 predict tokens before q.
+    assert torch.equal(before[: q - 1], after[: q - 1]), mode
+    assert not torch.equal(before[q - 1 :], after[q - 1 :])  # the change is seen where it may be
+
+
+def test_ttt_adapts_a_reloaded_model_after_a_no_grad_evaluation():
+    model, cfg = tiny_model(2, TTT_LR=0.05)
+    blob, _ = tg.encode_artifact(model, cfg, 6, 8)
+    config, state = tg.decode_artifact(blob)
+    reloaded = tg.GPT(cfg)
+    reloaded.load_state_dict(state)
+    tg.set_qat(reloaded, False)
+    tokens = torch.randint(0, 64, (129,), generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        score(reloaded, cfg, tokens, "sliding")
+    plain = score(reloaded, cfg, tokens, "sliding")
+    adapted = score(reloaded, cfg, tokens, "chunk")
+    first = cfg.ttt_chunk_tokens
+    assert torch.equal(adapted[:first], plain[:first])  # the first chunk is scored before any training
+    assert not torch.equal(adapted[first:], plain[first:])
+
+
+def test_budget_stops_adapting_but_scores_every_target():
+    model, cfg = tiny_model(4, TTT_LR=0.05, EVAL_BUDGET_SECONDS=1e-9)
+    tokens = torch.randint(0, 64, (129,), generator=torch.Generator().manual_seed(1))
+    logs = []
+    plain = score(model, cfg, tokens, "sliding")
+    stopped = score(model, cfg, tokens, "chunk", logs.append)
+    assert logs == ["ttt_stopped chunk:0 reason:budget"]
+    assert torch.equal(stopped, plain) and (stopped > 0).all()

@@ -1,0 +1,115 @@
+import pytest
+import torch
+from hypothesis import given, strategies as st
+
+from conftest import tg, tiny_model
+
+
+def roundtrip(model, cfg, int_bits=6, embed_bits=8):
+    blob, stats = tg.encode_artifact(model, cfg, int_bits, embed_bits)
+    config, state = tg.decode_artifact(blob)
+    return blob, stats, config, state
+
+
+def quantized_reference(model, int_bits, embed_bits):
+    """What each tensor should be after export: ternary as trained, integers as quantized."""
+    ref = {}
+    for name, t, enc, meta in tg.tensor_plan(model, int_bits, embed_bits):
+        if enc == "ternary":
+            trits, s = tg.ternary_quantize(t, meta["group"], meta["scale"])
+            ref[name] = (trits * s).reshape(t.shape)
+        elif enc == "int":
+            q, s = tg.quantize_int_rows(t, meta["bits"])
+            ref[name] = (q * s).reshape(t.shape)
+        else:
+            ref[name] = t.to(torch.float16 if enc == "fp16" else torch.float32).float()
+    return ref
+
+
+@given(st.sampled_from(["attn,mlp", "none", "attn"]), st.integers(2, 8), st.integers(2, 8), st.booleans(), st.integers(0, 100))
+def test_artifact_roundtrip_reproduces_the_quantized_weights_exactly(ternary, int_bits, embed_bits, tied, seed):
+    model, cfg = tiny_model(seed, TERNARY_LAYERS=ternary, TIE_EMBEDDINGS=int(tied), TERNARY_GROUP=16 if seed % 2 else 0)
+    _, _, config, state = roundtrip(model, cfg, int_bits, embed_bits)
+    ref = quantized_reference(model, int_bits, embed_bits)
+    assert config == cfg.model_config() and state.keys() == ref.keys()
+    for name in ref:
+        assert torch.equal(state[name], ref[name]), name
+
+
+@given(st.integers(0, 50), st.sampled_from(["attn,mlp", "mlp"]))
+def test_reloaded_model_gives_the_same_logits(seed, ternary):
+    model, cfg = tiny_model(seed, TERNARY_LAYERS=ternary)
+    tg.set_qat(model, True)
+    blob, _, config, state = roundtrip(model, cfg)
+    reference = tiny_model(seed, TERNARY_LAYERS=ternary)[0]
+    latent = model.state_dict()
+    quantized = quantized_reference(model, 6, 8)
+    ternary_names = {n for n, _, enc, _ in tg.tensor_plan(model, 6, 8) if enc == "ternary"}
+    # The trained model: ternary layers keep their latent weights (quantized in the forward), int layers as quantized.
+    reference.load_state_dict({n: latent[n] if n in ternary_names else quantized[n] for n in latent})
+    tg.set_qat(reference, True)  # the trained forward: quantizes its latent weights
+    reloaded = tg.GPT(cfg)
+    reloaded.load_state_dict(state)
+    tg.set_qat(reloaded, False)
+    x = torch.randint(0, 64, (2, 16))
+    with torch.no_grad():
+        trained_ternary = [m.quantized_weight() for m in model.modules() if isinstance(m, tg.BitLinear)]
+        stored_ternary = [m.weight for m in reloaded.modules() if isinstance(m, tg.BitLinear)]
+        assert all(torch.equal(a, b) for a, b in zip(trained_ternary, stored_ternary))
+        assert torch.equal(reference.logits(x), reloaded.logits(x))
+
+
+@given(st.data())
+def test_damaged_artifact_raises_a_clear_error(data):
+    model, cfg = tiny_model(1)
+    blob, _ = tg.encode_artifact(model, cfg, 6, 8)
+    kind = data.draw(st.sampled_from(["truncate", "flip", "magic", "version"]))
+    raw = bytearray(blob)
+    if kind == "truncate":
+        raw = raw[: data.draw(st.integers(0, len(raw) - 1))]
+    elif kind == "flip":
+        i = data.draw(st.integers(len(tg.ARTIFACT_MAGIC) + 8, len(raw) - 1))
+        raw[i] ^= 1 << data.draw(st.integers(0, 7))
+    elif kind == "magic":
+        raw[0] ^= 0xFF
+    else:
+        raw[len(tg.ARTIFACT_MAGIC)] += 1
+    with pytest.raises(tg.ArtifactError) as err:
+        tg.decode_artifact(bytes(raw), "model.pgolf")
+    assert "model.pgolf" in str(err.value)
+
+
+@given(st.floats(0.3, 1.2), st.sampled_from(["attn,mlp", "none"]), st.integers(0, 20))
+def test_written_artifact_never_exceeds_the_limit(tmp_path_factory, fraction, ternary, seed):
+    model, cfg = tiny_model(seed, TERNARY_LAYERS=ternary, MODEL_DIM=64, NUM_HEADS=2)
+    blob, _ = tg.encode_artifact(model, cfg, cfg.int_bits, cfg.embed_bits)
+    cfg.artifact_limit = int((tg.code_bytes() + len(blob)) * fraction) if fraction < 1 else tg.code_bytes() + len(blob)
+    path = tmp_path_factory.mktemp("a") / "model.pgolf"
+    log = []
+    try:
+        tg.export_artifact(model, cfg, tg.Dist(), str(path), log.append)
+    except tg.ArtifactError:
+        assert not path.exists()
+        return
+    assert tg.code_bytes() + path.stat().st_size <= cfg.artifact_limit
+    shrunk = any(line.startswith("shrink applied") for line in log)
+    assert shrunk == (fraction < 1 and path.stat().st_size < len(blob))
+
+
+@given(st.sampled_from(["attn,mlp", "none", "mlp"]), st.integers(1, 3), st.integers(0, 9))
+def test_budget_estimate_is_an_upper_bound(ternary, loops, seed):
+    model, cfg = tiny_model(seed, TERNARY_LAYERS=ternary, LOOPS=loops)
+    blob, _ = tg.encode_artifact(model, cfg, cfg.int_bits, cfg.embed_bits)
+    assert tg.code_bytes() + len(blob) <= tg.estimate_artifact_bytes(cfg)
+
+
+def test_oversized_configuration_stops_with_the_overrun_and_fitting_knobs():
+    cfg = tg.Hyperparameters.from_env(env={"CONFIG_PROFILE": "competition", "TERNARY_LAYERS": "none", "NUM_LAYERS": "10"}, cuda=False)
+    with pytest.raises(tg.ConfigError) as err:
+        tg.check_budget(cfg, lambda msg: None)
+    message = str(err.value)
+    assert "ARTIFACT_LIMIT=16000000" in message and "over" in message and "TERNARY_LAYERS=attn,mlp" in message
+    competition = tg.Hyperparameters.from_env(env={"CONFIG_PROFILE": "competition"}, cuda=False)
+    lines = []
+    tg.check_budget(competition, lines.append)
+    assert lines[0].startswith("budget_estimate bytes:") and int(lines[0].split("bytes:")[1].split()[0]) <= 16_000_000

@@ -1,0 +1,46 @@
+import torch
+from hypothesis import given, strategies as st
+
+from conftest import tg, tiny_cfg, tiny_model
+
+
+@given(st.integers(4, 48), st.integers(4, 48), st.floats(1.0, 10.0), st.integers(0, 10**6))
+def test_newton_schulz_puts_singular_values_in_a_band_around_one(rows, cols, cond, seed):
+    g = torch.Generator().manual_seed(seed)
+    k = min(rows, cols)
+    u, _ = torch.linalg.qr(torch.randn(rows, k, generator=g))
+    v, _ = torch.linalg.qr(torch.randn(cols, k, generator=g))
+    s = torch.logspace(0, -torch.log10(torch.tensor(cond)).item(), k) * torch.rand((), generator=g).add(0.1) * 10
+    sv = torch.linalg.svdvals(tg.newton_schulz(u @ torch.diag(s) @ v.T))
+    assert sv.min() > 0.5 and sv.max() < 1.3, sv
+
+
+@given(st.sampled_from(["attn,mlp", "none", "mlp"]), st.booleans(), st.integers(1, 3), st.integers(0, 4))
+def test_every_parameter_in_exactly_one_group_and_block_matrices_in_muon(ternary, tied, loops, rank):
+    model, _ = tiny_model(randomize=False, TERNARY_LAYERS=ternary, TIE_EMBEDDINGS=int(tied), LOOPS=loops, LOOP_RANK=rank)
+    groups = tg.param_groups(model)
+    ids = [id(p) for ps in groups.values() for p in ps]
+    assert len(ids) == len(set(ids)) and set(ids) == {id(p) for p in model.parameters()}
+    block_matrices = {id(p) for n, p in model.named_parameters() if n.startswith("body.") and ".attn." in n or ".mlp." in n}
+    block_matrices = {i for i in block_matrices if any(i == id(p) and p.ndim == 2 for p in model.parameters())}
+    assert block_matrices == {id(p) for p in groups["muon"]}
+    assert all(p.ndim == 2 for p in groups["muon"])
+    optimizers = tg.build_optimizers(model, tiny_cfg(TIE_EMBEDDINGS=int(tied)), tg.Dist())
+    owned = [id(p) for opt in optimizers for g in opt.param_groups for p in g["params"]]
+    assert sorted(owned) == sorted(ids)
+
+
+@given(st.integers(0, 30000), st.floats(0, 2e6), st.integers(1, 20000), st.integers(0, 2000), st.integers(0, 100), st.floats(0, 1000))
+def test_lr_multiplier_stays_in_unit_interval(step, elapsed_ms, iterations, warmdown, warmup, cap_s):
+    cfg = tiny_cfg(ITERATIONS=iterations, WARMDOWN_ITERS=warmdown, WARMUP_STEPS=warmup, MAX_WALLCLOCK_SECONDS=cap_s)
+    assert 0.0 <= tg.lr_multiplier(step, elapsed_ms, cfg) <= 1.0
+
+
+@given(st.integers(1, 5000), st.integers(1, 2000), st.floats(1, 1000))
+def test_lr_multiplier_reaches_zero_at_the_end(iterations, warmdown, cap_s):
+    cfg = tiny_cfg(ITERATIONS=iterations, WARMDOWN_ITERS=warmdown, MAX_WALLCLOCK_SECONDS=0)
+    assert tg.lr_multiplier(iterations, 1.0, cfg) == 0.0
+    assert tg.lr_multiplier(iterations - 1, 1.0, cfg) > 0.0
+    capped = tiny_cfg(ITERATIONS=10**6, WARMDOWN_ITERS=warmdown, MAX_WALLCLOCK_SECONDS=cap_s)
+    assert tg.lr_multiplier(100, cap_s * 1000, capped) == 0.0
+    assert tg.lr_multiplier(100, cap_s * 1000 * 0.999, capped) > 0.0

@@ -1,0 +1,92 @@
+import torch
+from hypothesis import given, strategies as st
+
+from conftest import tg, tiny_model
+
+shapes = st.tuples(st.integers(0, 1), st.integers(1, 2), st.integers(2, 4), st.integers(0, 1), st.integers(0, 3))
+
+
+def recurrent(seed, shape, **env):
+    prelude, shared, loops, coda, rank = shape
+    return tiny_model(seed, PRELUDE_LAYERS=prelude, SHARED_BLOCKS=shared, LOOPS=loops, CODA_LAYERS=coda,
+                      LOOP_RANK=rank, NUM_LAYERS="", **env)
+
+
+@given(shapes, st.integers(0, 20))
+def test_each_shared_block_runs_exactly_loops_times(shape, seed):
+    model, cfg = recurrent(seed, shape)
+    calls = {}
+    for i, block in enumerate(model.body.stored_blocks()):
+        block.register_forward_hook(lambda m, a, o, i=i: calls.__setitem__(i, calls.get(i, 0) + 1))
+    model.logits(torch.randint(0, 64, (1, 8)))
+    expected = [1] * cfg.prelude_layers + [cfg.loops] * cfg.shared_blocks + [1] * cfg.coda_layers
+    assert [calls[i] for i in range(len(expected))] == expected
+
+
+@given(shapes, st.integers(0, 20))
+def test_every_loop_has_its_own_norm_and_signal_and_each_changes_the_output(shape, seed):
+    model, cfg = recurrent(seed, shape)
+    x = torch.randint(0, 64, (1, 8))
+    with torch.no_grad():
+        base = model.logits(x)
+        params = [model.body.loop_norm] + ([model.body.loop_signal_coef] if cfg.loop_rank else [])
+        for p in params:
+            assert p.shape[0] == cfg.loops
+            for loop in range(cfg.loops):
+                p[loop] += 0.5
+                assert not torch.allclose(model.logits(x), base), (p.shape, loop)
+                p[loop] -= 0.5
+
+
+@given(shapes, st.integers(0, 20))
+def test_a_different_x0_changes_the_output(shape, seed):
+    model, _ = recurrent(seed, shape)
+    x = torch.randn(1, 8, 32)
+    rope = model.rotary(8, torch.float32)
+    with torch.no_grad():
+        a, _ = model.body(x, x, rope)
+        b, _ = model.body(x, x + torch.randn_like(x), rope)
+    assert not torch.allclose(a, b)
+
+
+@given(shapes, st.sets(st.integers(1, 4), max_size=3), st.integers(0, 20))
+def test_progressive_losses_appear_exactly_at_the_listed_loops(shape, listed, seed):
+    listed = sorted(v for v in listed if v <= shape[2])
+    model, cfg = recurrent(seed, shape, PROGRESSIVE_LOSS_LOOPS=",".join(map(str, listed)), PROGRESSIVE_LOSS_WEIGHT=0.5)
+    x, y = torch.randint(0, 64, (2, 8)), torch.randint(0, 64, (2, 8))
+    seen = []
+    original = model.head
+    model.head = lambda h: (seen.append(h), original(h))[1]
+    with torch.no_grad():
+        loss = model(x, y)
+        assert len(seen) == 1 + len(listed)
+        _, aux = model.hidden(x, tuple(listed))
+        expected = tg.cross_entropy(original(model.hidden(x)[0]), y) + sum(0.5 * tg.cross_entropy(original(h), y) for h in aux)
+    assert torch.allclose(loss, expected)
+    assert cfg.aux_loops == tuple(listed)
+
+
+@given(st.integers(1, 4), st.integers(0, 20))
+def test_one_loop_without_prelude_or_coda_is_exactly_the_flat_model(layers, seed):
+    model, _ = tiny_model(seed, NUM_LAYERS=layers, LOOPS=1, LOOP_RANK=4)
+    assert not any("loop" in n for n, _ in model.named_parameters())
+    idx = torch.randint(0, 64, (2, 8))
+    with torch.no_grad():
+        x = tg.rms_norm(model.tok_emb(idx))
+        x0, rope = x, model.rotary(8, x.dtype)
+        for block in model.body.shared:
+            x = block(x, x0, rope)
+        assert torch.equal(model.head(x), model.logits(idx))
+
+
+@given(st.integers(1, 6), st.integers(0, 5))
+def test_shared_weights_are_stored_once(loops, seed):
+    model, cfg = tiny_model(seed, LOOPS=loops, SHARED_BLOCKS=2, NUM_LAYERS="", LOOP_RANK=0)
+    blob, _ = tg.encode_artifact(model, cfg, 6, 8)
+    loop_bytes = 4 * (model.body.loop_norm.numel() + model.body.loop_inject.numel()) if loops > 1 else 0
+    one_loop = tiny_model(seed, LOOPS=1, SHARED_BLOCKS=2, NUM_LAYERS="")
+    base, _ = tg.encode_artifact(one_loop[0], one_loop[1], 6, 8)
+    assert abs(len(blob) - len(base) - loop_bytes) < 600
+    stored, effective = tg.count_params(model, cfg)
+    shared = sum(p.numel() for p in model.body.shared.parameters())
+    assert effective - stored == (loops - 1) * shared

@@ -1,0 +1,65 @@
+import numpy as np
+import torch
+
+from conftest import log_values, run_script, tg, tiny_cfg, write_dataset
+
+
+def test_same_seed_gives_bitwise_identical_parameters(tmp_path):
+    data_path = write_dataset(tmp_path / "d", n_train=4000, n_val=200)
+    cfg = tiny_cfg(DATA_PATH=data_path, VOCAB_SIZE=1024, ITERATIONS=3, MAX_WALLCLOCK_SECONDS=0, TRAIN_LOG_EVERY=100, VAL_LOSS_EVERY=0)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(cfg.seed)
+        model = tg.GPT(cfg)
+        tg.train(model, cfg, tg.Dist(), None, lambda msg: None)
+        runs.append(model.state_dict())
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+    torch.manual_seed(cfg.seed)
+    assert not torch.equal(tg.GPT(cfg).state_dict()["tok_emb.weight"], runs[0]["tok_emb.weight"])
+
+
+def test_full_run_trains_exports_and_scores_the_reloaded_artifact(sample_env, tmp_path):
+    dump = tmp_path / "nll.npy"
+    done = run_script({**sample_env, "TTT": "chunk", "EVAL_DUMP": str(dump), "VAL_LOSS_EVERY": "3"}, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("config profile:cpu_sample reason:")
+    assert lines[-1].startswith("final val_bpb:")
+    for prefix in ("budget_estimate bytes:", "val_tokens:", "model_params stored:", "qat_on step:0", "artifact path:",
+                   "artifact bytes_model:", "final_roundtrip val_loss:", "final_sliding val_loss:", "final_ttt val_loss:"):
+        assert any(line.startswith(prefix) for line in lines), prefix
+    train_losses = log_values(out, "step:", "train_loss")
+    assert len(train_losses) == 6 and train_losses[-1] < train_losses[0]
+    assert len(log_values(out, "step:", "val_bpb")) == 2
+    ttt_bpb = log_values(out, "final_ttt", "val_bpb")[0]
+    assert float(lines[-1].split("val_bpb:")[1]) == ttt_bpb
+    n_val = int(out.split("val_tokens:")[1].split()[0])
+    nll = np.load(dump)
+    assert nll.dtype == np.float32 and nll.shape == (n_val,)
+    assert abs(nll.sum() / n_val - log_values(out, "final_ttt", "val_loss")[0]) < 1e-4
+    assert (tmp_path / "logs" / "t.txt").read_text() == out
+    artifact = out.split("artifact path:")[1].split()[0]
+    total = int(out.split("artifact path:")[1].split("bytes_total:")[1].split()[0])
+    assert total == (tmp_path / artifact).stat().st_size + (tg.HERE / "train_gpt.py").stat().st_size
+    # Re-scoring the saved artifact reproduces the roundtrip score without any shape variables.
+    shape_free = {k: v for k, v in sample_env.items() if k not in ("MODEL_DIM", "NUM_HEADS", "NUM_KV_HEADS", "NUM_LAYERS")}
+    again = run_script({**shape_free, "EVAL_ARTIFACT": str(tmp_path / artifact), "RUN_ID": "again"}, tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert log_values(again.stdout, "final_roundtrip", "val_bpb") == log_values(out, "final_roundtrip", "val_bpb")
+    assert "step:" not in again.stdout
+
+
+def test_bad_input_stops_before_training_with_a_clear_message(sample_env, tmp_path):
+    cases = {
+        "MODEL_DIM": ("abc", "MODEL_DIM='abc'"),
+        "DATA_PATH": (str(tmp_path / "nowhere"), "cached_challenge_fineweb.py"),
+        "TOKENIZER_PATH": (str(tmp_path / "none.model"), "TOKENIZER_PATH"),
+        "ARTIFACT_LIMIT": ("1000", "over ARTIFACT_LIMIT=1000"),
+        "EVAL_ARTIFACT": (str(tmp_path / "missing.pgolf"), "EVAL_ARTIFACT"),
+    }
+    for name, (value, expected) in cases.items():
+        done = run_script({**sample_env, name: value}, tmp_path)
+        assert done.returncode == 2, (name, done.stderr[-2000:])
+        assert expected in done.stderr and "Traceback" not in done.stderr, (name, done.stderr[-2000:])
+        assert "train_loss" not in done.stdout, name
