@@ -17,7 +17,6 @@ import struct
 import sys
 import time
 import zlib
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -57,6 +56,7 @@ def knob(default, doc: str, cpu=None, check=None):
 POSITIVE = (lambda v: v > 0, "a value > 0")
 NON_NEGATIVE = (lambda v: v >= 0, "a value >= 0")
 FRACTION = (lambda v: 0 <= v <= 1, "a value in [0, 1]")
+BELOW_ONE = (lambda v: 0 <= v < 1, "a value in [0, 1)")
 
 
 def one_of(*choices):
@@ -96,7 +96,7 @@ class Hyperparameters:
     ternary_scale: str = knob("absmean", "ternary scale estimator", check=one_of("absmean", "absmedian"))
     ternary_group: int = knob(0, "input columns per ternary scale; 0 = one scale per output row", check=NON_NEGATIVE)
     ternary_l1: float = knob(0.0, "L1 penalty on ternary latent weights (sparsity)", check=NON_NEGATIVE)
-    qat_start_frac: float = knob(0.0, "fraction of training (wall clock, or ITERATIONS without a cap) before ternary forward switches on", check=FRACTION)
+    qat_start_frac: float = knob(0.5, "fraction of training (wall clock, or ITERATIONS without a cap) before ternary forward switches on", check=FRACTION)
     # Training.
     iterations: int = knob(20000, "maximum optimizer steps", check=POSITIVE)
     max_wallclock_seconds: float = knob(600.0, "training wall-clock cap; 0 = none", cpu=120.0, check=NON_NEGATIVE)
@@ -106,7 +106,7 @@ class Hyperparameters:
     train_seq_len: int = knob(1024, "training sequence length", cpu=256, check=POSITIVE)
     train_batch_tokens: int = knob(524288, "global tokens per optimizer step", cpu=8192, check=POSITIVE)
     grad_accum_steps: int = knob(0, "micro-steps per optimizer step; 0 = 8 // world size on CUDA, 1 on CPU", check=NON_NEGATIVE)
-    val_loss_every: int = knob(1000, "steps between validation passes during training (and at its end); 0 = none, the final evaluation always runs", cpu=0, check=NON_NEGATIVE)
+    val_loss_every: int = knob(1000, "steps between validation passes during training (and at its end); 0 = none, the final evaluation always runs", cpu=100, check=NON_NEGATIVE)
     val_batch_size: int = knob(524288, "global tokens per evaluation batch", cpu=16384, check=POSITIVE)
     train_log_every: int = knob(200, "steps between train-loss log lines", cpu=25, check=POSITIVE)
     # Optimizers.
@@ -121,8 +121,8 @@ class Hyperparameters:
     muon_backend_steps: int = knob(5, "Newton-Schulz iterations", check=POSITIVE)
     muon_wd: float = knob(0.0, "decoupled weight decay of Muon matrices", check=NON_NEGATIVE)
     adam_wd: float = knob(0.0, "decoupled weight decay of embedding and head", check=NON_NEGATIVE)
-    beta1: float = knob(0.9, "Adam beta1", check=FRACTION)
-    beta2: float = knob(0.95, "Adam beta2", check=FRACTION)
+    beta1: float = knob(0.9, "Adam beta1", check=BELOW_ONE)
+    beta2: float = knob(0.95, "Adam beta2", check=BELOW_ONE)
     adam_eps: float = knob(1e-8, "Adam epsilon", check=POSITIVE)
     grad_clip_norm: float = knob(0.0, "global gradient-norm clip; 0 = off", check=NON_NEGATIVE)
     # Export.
@@ -136,7 +136,7 @@ class Hyperparameters:
     eval_stride: int = knob(64, "sliding-window stride; 0 = non-overlapping only", check=NON_NEGATIVE)
     eval_budget_seconds: float = knob(600.0, "evaluation time budget; TTT stops adapting when projected over it", check=POSITIVE)
     eval_dump: str = knob("", "write per-target NLL (nats, float32, .npy) of the final evaluation here")
-    ttt: str = knob("off", "score-first test-time training", check=one_of("off", "chunk", "doc"))
+    ttt: str = knob("off", "score-first test-time training", cpu="chunk", check=one_of("off", "chunk", "doc"))
     ttt_chunk_tokens: int = knob(32768, "targets per TTT chunk (multiple of the eval window)", cpu=4096, check=POSITIVE)
     ttt_prefix_tokens: int = knob(256, "per-document prefix scored, then adapted on (TTT=doc)", cpu=128, check=POSITIVE)
     ttt_epochs: int = knob(1, "passes over each chunk or prefix", check=POSITIVE)
@@ -582,7 +582,8 @@ class CausalSelfAttention(nn.Module):
         q = self.c_q(x).view(B, T, self.heads, self.head_dim).transpose(1, 2)
         k = self.c_k(x).view(B, T, self.kv_heads, self.head_dim).transpose(1, 2)
         v = self.c_v(x).view(B, T, self.kv_heads, self.head_dim).transpose(1, 2)
-        q, k = apply_rotary(rms_norm(q), *rope), apply_rotary(rms_norm(k), *rope)
+        cos, sin = (r.to(q.dtype) for r in rope)  # under autocast q, k are bf16 while the residual is fp32
+        q, k = apply_rotary(rms_norm(q), cos, sin), apply_rotary(rms_norm(k), cos, sin)
         q = q * self.q_gain.to(q.dtype)[None, :, None, None]
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=self.kv_heads != self.heads)
         return self.proj(y.transpose(1, 2).reshape(B, T, D))
@@ -679,13 +680,15 @@ class GPT(nn.Module):
     def logits(self, idx: Tensor) -> Tensor:
         return self.head(self.hidden(idx)[0])
 
-    def forward(self, idx: Tensor, targets: Tensor) -> Tensor:
-        """Training loss: mean cross-entropy, plus the progressive losses of the listed loops."""
+    def forward(self, idx: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+        """(training objective, mean cross-entropy): the objective adds the progressive losses of the
+        listed loops; the cross-entropy alone is what `train_loss` reports."""
         x, aux = self.hidden(idx, self.aux_loops)
         loss = cross_entropy(self.head(x), targets)
+        objective = loss
         for h in aux:
-            loss = loss + self.aux_weight * cross_entropy(self.head(h), targets)
-        return loss
+            objective = objective + self.aux_weight * cross_entropy(self.head(h), targets)
+        return objective, loss
 
     def ternary_l1(self) -> Tensor:
         terms = [m.weight.abs().mean() for m in self.modules() if isinstance(m, BitLinear)]
@@ -844,10 +847,10 @@ def train(model: GPT, cfg: Hyperparameters, ctx: Dist, data: EvalData, log: Logg
         for _ in range(accum):
             x, y = loader.next_batch(cfg.train_batch_tokens // accum)
             with autocast(ctx):
-                loss = step_model(x, y)
+                objective, loss = step_model(x, y)
             if cfg.ternary_l1:
-                loss = loss + cfg.ternary_l1 * model.ternary_l1()
-            (loss / accum).backward()
+                objective = objective + cfg.ternary_l1 * model.ternary_l1()
+            (objective / accum).backward()
             total += loss.detach() / accum
         sync_grads(model, ctx)
         if cfg.grad_clip_norm:
@@ -880,11 +883,13 @@ def train(model: GPT, cfg: Hyperparameters, ctx: Dist, data: EvalData, log: Logg
         log("qat_on step:0")
 
     cap_ms = cfg.max_wallclock_seconds * 1000
-    train_ms, step, stop = 0.0, 0, False
+    train_ms, step = 0.0, 0
     sync(ctx)
     t0 = time.perf_counter()
     while True:
-        last = stop or step == cfg.iterations
+        # One clock for all ranks (the slowest one), so the LR, the QAT switch and the stop agree.
+        elapsed = agreed_max(ctx, train_ms + 1000 * (time.perf_counter() - t0))
+        last = step == cfg.iterations or (cap_ms > 0 and elapsed >= cap_ms)
         if (cfg.val_loss_every and step % cfg.val_loss_every == 0 and step > 0) or (last and cfg.val_loss_every):
             sync(ctx)
             train_ms += 1000 * (time.perf_counter() - t0)
@@ -894,9 +899,8 @@ def train(model: GPT, cfg: Hyperparameters, ctx: Dist, data: EvalData, log: Logg
             t0 = time.perf_counter()
         if last:
             break
-        elapsed = train_ms + 1000 * (time.perf_counter() - t0)
         progress = elapsed / cap_ms if cap_ms else step / cfg.iterations
-        if not qat_on and cfg.ternary_kinds and agree(ctx, progress >= cfg.qat_start_frac):
+        if not qat_on and cfg.ternary_kinds and progress >= cfg.qat_start_frac:
             qat_on = True
             set_qat(model, True)
             log(f"qat_on step:{step}")
@@ -905,8 +909,8 @@ def train(model: GPT, cfg: Hyperparameters, ctx: Dist, data: EvalData, log: Logg
         elapsed = train_ms + 1000 * (time.perf_counter() - t0)
         if step % cfg.train_log_every == 0 or step <= 5:
             loss = ctx.all_reduce(loss.clone()) / ctx.world
-            log(f"step:{step}/{cfg.iterations} train_loss:{loss.item():.4f} train_time:{elapsed:.0f}ms step_avg:{elapsed / step:.2f}ms")
-        stop = agree(ctx, bool(cap_ms) and elapsed >= cap_ms)
+            now = train_ms + 1000 * (time.perf_counter() - t0)
+            log(f"step:{step}/{cfg.iterations} train_loss:{loss.item():.4f} train_time:{now:.0f}ms step_avg:{now / step:.2f}ms")
     sync(ctx)
     train_ms += 1000 * (time.perf_counter() - t0)
     if step < cfg.iterations:
@@ -916,10 +920,16 @@ def train(model: GPT, cfg: Hyperparameters, ctx: Dist, data: EvalData, log: Logg
     return {"steps": step, "train_ms": train_ms}
 
 
+def agreed_max(ctx: Dist, value: float) -> float:
+    """The largest value over ranks, known to every rank (one collective; none in one process)."""
+    if ctx.world == 1:
+        return value
+    return ctx.all_reduce(torch.tensor([value], dtype=torch.float64, device=ctx.device), dist.ReduceOp.MAX).item()
+
+
 def agree(ctx: Dist, flag: bool) -> bool:
-    """True on every rank if it is true on any: ranks must take the same branch (stop, QAT)."""
-    t = torch.tensor([float(flag)], device=ctx.device)
-    return bool(ctx.all_reduce(t, dist.ReduceOp.MAX).item())
+    """True on every rank if it is true on any: ranks must take the same branch."""
+    return bool(agreed_max(ctx, float(flag)))
 
 
 def sync(ctx: Dist):
@@ -1089,7 +1099,7 @@ def model_from_artifact(path: str, cfg: Hyperparameters, ctx: Dist) -> tuple[GPT
     if not os.path.isfile(path):
         raise ArtifactError(f"EVAL_ARTIFACT={path}: no such file")
     config, state = decode_artifact(Path(path).read_bytes(), path)
-    cfg = dataclasses.replace(cfg, **config)
+    cfg = dataclasses.replace(cfg, **config).validated()  # evaluation settings checked against the artifact's shape
     model = GPT(cfg)
     try:
         model.load_state_dict(state, strict=True)
@@ -1146,30 +1156,35 @@ def shrink_plan(cfg: Hyperparameters) -> list[tuple[int, int]]:
 def export_artifact(model: GPT, cfg: Hyperparameters, ctx: Dist, path: str, log: Logger) -> str:
     """Rank 0 writes the smallest-change artifact that fits ARTIFACT_LIMIT, reads it back and checks
     it; an artifact over the limit is never written. Every rank then loads the same file."""
+    error = None
     if ctx.main:
-        for int_bits, embed_bits in shrink_plan(cfg):
-            blob, stats = encode_artifact(model, cfg, int_bits, embed_bits)
-            total = code_bytes() + len(blob)
-            if total <= cfg.artifact_limit:
-                break
-            log(f"shrink over_limit bytes_total:{total} limit:{cfg.artifact_limit} tried int_bits:{int_bits} embed_bits:{embed_bits}")
-        else:
-            raise ArtifactError(f"no export fits ARTIFACT_LIMIT={cfg.artifact_limit} (smallest {total} bytes); reduce MODEL_DIM or layers")
-        if (int_bits, embed_bits) != (cfg.int_bits, cfg.embed_bits):
-            log(f"shrink applied int_bits:{int_bits} embed_bits:{embed_bits} bytes_total:{total}")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(path + ".tmp")
-        tmp.write_bytes(blob)
-        _, state = decode_artifact(tmp.read_bytes(), str(tmp))
-        expected = {n: ENCODINGS[e].unpack(ENCODINGS[e].pack(t.cpu(), m), tuple(t.shape), m) for n, t, e, m in tensor_plan(model, int_bits, embed_bits)}
-        if any(not torch.equal(state[n], expected[n]) for n in expected):
-            raise ArtifactError(f"{tmp}: read-back does not match the exported weights")
-        os.replace(tmp, path)
-        bits = 8 * stats["ternary_bytes"] / max(stats["ternary_params"], 1)
-        log(f"artifact path:{path} bytes_model:{len(blob)} bytes_code:{code_bytes()} bytes_total:{total}")
-        log(f"artifact bytes_model:{len(blob)} bytes_code:{code_bytes()} bytes_total:{total} "
-            f"ternary_params:{stats['ternary_params']} ternary_bits_per_weight:{bits:.4f}")
-    ctx.barrier()
+        try:
+            for int_bits, embed_bits in shrink_plan(cfg):
+                blob, stats = encode_artifact(model, cfg, int_bits, embed_bits)
+                total = code_bytes() + len(blob)
+                if total <= cfg.artifact_limit:
+                    break
+                log(f"shrink over_limit bytes_total:{total} limit:{cfg.artifact_limit} tried int_bits:{int_bits} embed_bits:{embed_bits}")
+            else:
+                raise ArtifactError(f"no export fits ARTIFACT_LIMIT={cfg.artifact_limit} (smallest {total} bytes); reduce MODEL_DIM or layers")
+            if (int_bits, embed_bits) != (cfg.int_bits, cfg.embed_bits):
+                log(f"shrink applied int_bits:{int_bits} embed_bits:{embed_bits} bytes_total:{total}")
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(path + ".tmp")
+            tmp.write_bytes(blob)
+            _, state = decode_artifact(tmp.read_bytes(), str(tmp))
+            expected = {n: ENCODINGS[e].unpack(ENCODINGS[e].pack(t.cpu(), m), tuple(t.shape), m) for n, t, e, m in tensor_plan(model, int_bits, embed_bits)}
+            if any(not torch.equal(state[n], expected[n]) for n in expected):
+                raise ArtifactError(f"{tmp}: read-back does not match the exported weights")
+            os.replace(tmp, path)
+            bits = 8 * stats["ternary_bytes"] / max(stats["ternary_params"], 1)
+            log(f"artifact path:{path} bytes_model:{len(blob)} bytes_code:{code_bytes()} bytes_total:{total}")
+            log(f"artifact bytes_model:{len(blob)} bytes_code:{code_bytes()} bytes_total:{total} "
+                f"ternary_params:{stats['ternary_params']} ternary_bits_per_weight:{bits:.4f}")
+        except Exception as exc:  # shared below, so no rank waits forever on a failed rank 0
+            error = exc
+    if agree(ctx, error is not None):
+        raise error if error is not None else ArtifactError("export failed on rank 0; its log says why")
     return path
 
 
@@ -1193,25 +1208,23 @@ def plan_windows(a0: int, a1: int, seq_len: int, stride: int) -> list[tuple[int,
 
 
 @torch.no_grad()
-def score_windows(fwd, tokens: Tensor, windows, batch_seqs: int, ctx: Dist, out: Tensor, offset: int, shard: bool = True):
+def score_windows(fwd, tokens: Tensor, windows, seq_len: int, batch_seqs: int, ctx: Dist, out: Tensor, offset: int, shard: bool = True):
     """Writes the NLL of each window's targets into out[a - offset : b - offset]. With `shard`, rank r
-    takes every world-th window and the caller all-reduces `out`. Batches are padded to a fixed size
-    so a compiled forward sees few shapes."""
+    takes every world-th window and the caller all-reduces `out`. Every forward has the same shape
+    (a compiled forward never recompiles): a window shorter than seq_len still feeds seq_len tokens
+    from its start, and causal attention keeps the positions before b blind to the rest."""
     mine = windows[ctx.rank :: ctx.world] if shard else windows
-    by_len = defaultdict(list)
-    for w in mine:
-        by_len[w[2] - w[0]].append(w)
-    for length, group in by_len.items():
-        for i in range(0, len(group), batch_seqs):
-            batch = group[i : i + batch_seqs]
-            starts = torch.tensor([w[0] for w in batch] + [batch[-1][0]] * (batch_seqs - len(batch)), device=tokens.device)
-            idx = starts[:, None] + torch.arange(length + 1, device=tokens.device)
-            seqs = tokens[idx]
-            with autocast(ctx):
-                logits = fwd(seqs[:, :-1])
-            nll = cross_entropy(logits.float(), seqs[:, 1:], reduction="none").view(len(starts), length)
-            for j, (s, a, b) in enumerate(batch):
-                out[a - offset : b - offset] = nll[j, a - s :]
+    length = min(seq_len, tokens.numel() - 1)
+    for i in range(0, len(mine), batch_seqs):
+        batch = mine[i : i + batch_seqs]
+        starts = [w[0] for w in batch]
+        idx = torch.tensor(starts + starts[-1:] * (batch_seqs - len(batch)), device=tokens.device)[:, None]
+        seqs = tokens[idx + torch.arange(length + 1, device=tokens.device)]
+        with autocast(ctx):
+            logits = fwd(seqs[:, :-1])
+        nll = cross_entropy(logits.float(), seqs[:, 1:], reduction="none").view(len(idx), length)
+        for j, ((_, a, b), s) in enumerate(zip(batch, starts)):
+            out[a - offset : b - offset] = nll[j, a - s : b - s]
 
 
 def eval_stats(nll: Tensor, data: EvalData) -> tuple[float, float]:
@@ -1223,17 +1236,23 @@ def score_stream(fwd, data: EvalData, seq_len: int, stride: int, cfg: Hyperparam
     """NLL of every validation target; stride == seq_len is the non-overlapping evaluation."""
     nll = torch.zeros(data.tokens.numel() - 1, device=ctx.device)
     windows = plan_windows(0, nll.numel(), seq_len, stride)
-    score_windows(fwd, data.tokens, windows, max(1, cfg.val_batch_size // (ctx.world * seq_len)), ctx, nll, 0)
+    score_windows(fwd, data.tokens, windows, seq_len, max(1, cfg.val_batch_size // (ctx.world * seq_len)), ctx, nll, 0)
     return ctx.all_reduce(nll)
 
 
 def ttt_parameters(model: GPT, spec: str) -> list[nn.Parameter]:
+    """The parameters TTT adapts; the others are frozen so backward skips them."""
     kind, k = parse_ttt_params(spec, len(model.body.stored_blocks()))
     if kind == "all":
-        return list(model.parameters())
-    if kind == "norms":
-        return [p for p in model.parameters() if p.ndim <= 1 or p is getattr(model.body, "loop_norm", None)]
-    return [p for block in model.body.stored_blocks()[-k:] for p in block.parameters()]
+        chosen = list(model.parameters())
+    elif kind == "norms":
+        chosen = [p for p in model.parameters() if p.ndim <= 1 or p is getattr(model.body, "loop_norm", None)]
+    else:
+        chosen = [p for block in model.body.stored_blocks()[-k:] for p in block.parameters()]
+    ids = {id(p) for p in chosen}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in ids)
+    return chosen
 
 
 def ttt_optimizer(params, cfg: Hyperparameters) -> torch.optim.Optimizer:
@@ -1291,7 +1310,7 @@ def eval_ttt_chunk(model: GPT, fwd, data: EvalData, cfg: Hyperparameters, ctx: D
         a0, a1 = c * C, min(n, (c + 1) * C)
         t = time.perf_counter()
         part = torch.zeros(a1 - a0, device=ctx.device)
-        score_windows(fwd, tokens, plan_windows(a0, a1, L, stride), batch, ctx, part, a0)
+        score_windows(fwd, tokens, plan_windows(a0, a1, L, stride), L, batch, ctx, part, a0)
         nll[a0:a1] = ctx.all_reduce(part)
         score_s += time.perf_counter() - t
         if c == chunks - 1:
@@ -1328,22 +1347,21 @@ def eval_ttt_doc(model: GPT, fwd, data: EvalData, cfg: Hyperparameters, ctx: Dis
     nll = torch.zeros(n, device=ctx.device)
     # Prefixes are scored with the artifact weights, so they can all go in one batched pass.
     prefix_windows = [w for d0, d1 in docs for w in plan_windows(d0, min(d1, d0 + P), L, stride)]
-    score_windows(fwd, tokens, prefix_windows, batch, ctx, nll, 0, shard=False)
+    score_windows(fwd, tokens, prefix_windows, L, batch, ctx, nll, 0, shard=False)
     params = ttt_parameters(model, cfg.ttt_params)
     saved = [p.detach().clone() for p in params]
+    todo = [(i, d) for i, d in enumerate(docs) if d[0] + P < d[1]]  # documents with targets after the prefix
     adapting, done_s = True, 0.0
-    for i, (d0, d1) in enumerate(docs):
-        if d0 + P >= d1:
-            continue
+    for n_done, (i, (d0, d1)) in enumerate(todo):
         t = time.perf_counter()
-        if adapting and clock.over(done_s / max(i, 1) * (len(docs) - i)):
+        if adapting and clock.over(done_s / max(n_done, 1) * (len(todo) - n_done)):
             adapting = False
             log(f"ttt_stopped doc:{i * ctx.world + ctx.rank} reason:budget")
         if adapting:
             opt = ttt_optimizer(params, cfg)
             for _ in range(cfg.ttt_epochs):
                 ttt_step(fwd, params, opt, tokens, [d0], P, P, cfg.ttt_lr, None)
-        score_windows(fwd, tokens, plan_windows(d0 + P, d1, L, stride), batch, ctx, nll, 0, shard=False)
+        score_windows(fwd, tokens, plan_windows(d0 + P, d1, L, stride), L, batch, ctx, nll, 0, shard=False)
         with torch.no_grad():
             for p, s in zip(params, saved):
                 p.copy_(s)
@@ -1382,8 +1400,23 @@ def evaluate(model: GPT, data: EvalData, cfg: Hyperparameters, ctx: Dist, log: L
 
 def log_config(cfg: Hyperparameters, ctx: Dist, log: Logger):
     log(f"config profile:{cfg.config_profile} reason:{cfg.profile_reason}")
-    log(f"device:{ctx.device.type} world_size:{ctx.world} torch:{torch.__version__}")
+    gpu = f" gpu:{torch.cuda.get_device_name(ctx.device).replace(' ', '_')}" if ctx.device.type == "cuda" else ""
+    log(f"device:{ctx.device.type} world_size:{ctx.world}{gpu} torch:{torch.__version__}")
     log("hyperparameters " + " ".join(f"{f.name}:{getattr(cfg, f.name)}" for f in cfg.knobs()))
+
+
+def check_output_folders(cfg: Hyperparameters):
+    """Output folders are made and checked before any work, so a bad path cannot cost a run."""
+    for name, path in (("ARTIFACT_PATH", cfg.artifact_path), ("EVAL_DUMP", cfg.eval_dump)):
+        if not path:
+            continue
+        folder = Path(path).resolve().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"{name}={path}: cannot create its folder ({exc})") from None
+        if not os.access(folder, os.W_OK):
+            raise ConfigError(f"{name}={path}: its folder {folder} is not writable")
 
 
 def build_model(cfg: Hyperparameters, ctx: Dist, log: Logger) -> GPT:
@@ -1402,17 +1435,21 @@ def main():
         cfg.run_id = resolve_run_id(cfg, ctx)
         log = Logger(Path("logs") / f"{cfg.run_id}.txt" if ctx.main else None)
         log_config(cfg, ctx, log)
+        cfg.artifact_path = cfg.artifact_path or f"artifacts/{cfg.run_id}.pgolf"
+        check_output_folders(cfg)
         if cfg.eval_artifact:
             model, cfg = model_from_artifact(cfg.eval_artifact, cfg, ctx)
+            log("artifact_config " + " ".join(f"{k}:{v}" for k, v in cfg.model_config().items()))
         else:
             check_budget(cfg, log)
+            grad_accum_steps(cfg, ctx)
             shard_files(cfg, "train")
         data = load_eval_data(cfg, ctx)
         log(f"val_tokens:{data.tokens.numel() - 1} val_bytes:{int(data.target_bytes.sum().item())}")
         if not cfg.eval_artifact:
             model = build_model(cfg, ctx, log)
             train(model, cfg, ctx, data, log)
-            path = export_artifact(model, cfg, ctx, cfg.artifact_path or f"artifacts/{cfg.run_id}.pgolf", log)
+            path = export_artifact(model, cfg, ctx, cfg.artifact_path, log)
             model, cfg = model_from_artifact(path, cfg, ctx)
         final = evaluate(model, data, cfg, ctx, log)
         log(f"final val_bpb:{final:.8f}")

@@ -88,3 +88,27 @@ def test_budget_stops_adapting_but_scores_every_target():
     stopped = score(model, cfg, tokens, "chunk", logs.append)
     assert logs == ["ttt_stopped chunk:0 reason:budget"]
     assert torch.equal(stopped, plain) and (stopped > 0).all()
+
+
+@given(st.sampled_from(["all", "norms", "last:1", "last:2"]), st.integers(0, 5))
+def test_ttt_adapts_only_the_chosen_parameters(spec, seed):
+    model, cfg = tiny_model(seed, TTT_LR=0.05, TTT_PARAMS=spec)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    chosen = {id(p) for p in tg.ttt_parameters(model, spec)}
+    score(model, cfg, torch.randint(0, 64, (129,), generator=torch.Generator().manual_seed(seed)), "chunk")
+    changed = {id(p) for name, p in model.named_parameters() if not torch.equal(p, before[name])}
+    assert changed and changed <= chosen
+    if spec == "last:1":
+        assert not any(id(p) in chosen for p in model.body.stored_blocks()[0].parameters())
+
+
+@given(st.integers(1, 16), st.integers(0, 20), st.integers(20, 70))
+def test_sliding_score_is_the_last_position_of_the_targets_own_context(stride, seed, n):
+    model, cfg = tiny_model(seed, EVAL_STRIDE=stride)
+    tokens = torch.randint(0, 64, (n + 1,), generator=torch.Generator().manual_seed(seed))
+    nll = tg.score_stream(model.logits, eval_data(tokens), cfg.eval_seq_len, stride, cfg, tg.Dist())
+    with torch.no_grad():
+        for start, a, b in tg.plan_windows(0, n, cfg.eval_seq_len, stride):
+            for t in range(a, b):
+                last = model.logits(tokens[start : t + 1][None])[0, -1]
+                assert torch.allclose(nll[t], tg.cross_entropy(last[None], tokens[t + 1 : t + 2]), atol=1e-5)

@@ -58,11 +58,13 @@ def test_progressive_losses_appear_exactly_at_the_listed_loops(shape, listed, se
     original = model.head
     model.head = lambda h: (seen.append(h), original(h))[1]
     with torch.no_grad():
-        loss = model(x, y)
+        loss = model(x, y)[0]
         assert len(seen) == 1 + len(listed)
         _, aux = model.hidden(x, tuple(listed))
         expected = tg.cross_entropy(original(model.hidden(x)[0]), y) + sum(0.5 * tg.cross_entropy(original(h), y) for h in aux)
     assert torch.allclose(loss, expected)
+    with torch.no_grad():
+        assert torch.equal(model(x, y)[1], tg.cross_entropy(original(model.hidden(x)[0]), y))  # train_loss: plain CE
     assert cfg.aux_loops == tuple(listed)
 
 
@@ -90,3 +92,21 @@ def test_shared_weights_are_stored_once(loops, seed):
     stored, effective = tg.count_params(model, cfg)
     shared = sum(p.numel() for p in model.body.shared.parameters())
     assert effective - stored == (loops - 1) * shared
+
+
+def test_compiled_training_does_not_recompile_across_steps_loops_or_the_qat_switch(monkeypatch):
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    monkeypatch.setattr(torch._dynamo.config, "error_on_recompile", True)
+    model, cfg = tiny_model(1, LOOPS=3, SHARED_BLOCKS=1, NUM_LAYERS="", PRELUDE_LAYERS=1, PROGRESSIVE_LOSS_LOOPS="1,2")
+    tg.set_qat(model, False)
+    compiled = torch.compile(model, backend="aot_eager", dynamic=False)
+    x, y = torch.randint(0, 64, (2, 16)), torch.randint(0, 64, (2, 16))
+    losses = []
+    for step in range(4):
+        tg.set_qat(model, step >= 2)  # a recompile here would raise
+        loss = compiled(x, y)[0]
+        loss.backward()
+        losses.append(loss.item())
+    assert losses[2] != losses[1]  # the switch changed the compiled forward

@@ -26,7 +26,7 @@ def test_full_run_trains_exports_and_scores_the_reloaded_artifact(sample_env, tm
     lines = out.strip().splitlines()
     assert lines[0].startswith("config profile:cpu_sample reason:")
     assert lines[-1].startswith("final val_bpb:")
-    for prefix in ("budget_estimate bytes:", "val_tokens:", "model_params stored:", "qat_on step:0", "artifact path:",
+    for prefix in ("budget_estimate bytes:", "val_tokens:", "model_params stored:", "qat_on step:3", "artifact path:",
                    "artifact bytes_model:", "final_roundtrip val_loss:", "final_sliding val_loss:", "final_ttt val_loss:"):
         assert any(line.startswith(prefix) for line in lines), prefix
     train_losses = log_values(out, "step:", "train_loss")
@@ -47,7 +47,12 @@ def test_full_run_trains_exports_and_scores_the_reloaded_artifact(sample_env, tm
     again = run_script({**shape_free, "EVAL_ARTIFACT": str(tmp_path / artifact), "RUN_ID": "again"}, tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert log_values(again.stdout, "final_roundtrip", "val_bpb") == log_values(out, "final_roundtrip", "val_bpb")
-    assert "step:" not in again.stdout
+    assert "step:" not in again.stdout and "artifact_config vocab_size:1024 num_layers:2" in again.stdout
+    # The trained model's last validation equals the reloaded artifact's score (same windows).
+    assert abs(log_values(out, "step:6/", "val_bpb")[0] - log_values(out, "final_roundtrip", "val_bpb")[0]) < 2e-3
+    # A TTT_PARAMS that the artifact's shape cannot satisfy stops before any evaluation.
+    bad = run_script({**shape_free, "EVAL_ARTIFACT": str(tmp_path / artifact), "TTT_PARAMS": "last:3", "RUN_ID": "bad"}, tmp_path)
+    assert bad.returncode == 2 and "TTT_PARAMS" in bad.stderr and "final_" not in bad.stdout
 
 
 def test_bad_input_stops_before_training_with_a_clear_message(sample_env, tmp_path):
@@ -57,6 +62,8 @@ def test_bad_input_stops_before_training_with_a_clear_message(sample_env, tmp_pa
         "TOKENIZER_PATH": (str(tmp_path / "none.model"), "TOKENIZER_PATH"),
         "ARTIFACT_LIMIT": ("1000", "over ARTIFACT_LIMIT=1000"),
         "EVAL_ARTIFACT": (str(tmp_path / "missing.pgolf"), "EVAL_ARTIFACT"),
+        "TRAIN_BATCH_TOKENS": ("100", "TRAIN_BATCH_TOKENS=100"),
+        "EVAL_DUMP": ("/proc/forbidden/nll.npy", "EVAL_DUMP"),
     }
     for name, (value, expected) in cases.items():
         done = run_script({**sample_env, name: value}, tmp_path)

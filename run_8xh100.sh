@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# One command on a fresh 8xH100 pod: install, get data, check GPUs, train+evaluate each seed,
+# summarize. Stops at the first failure; never overwrites an earlier run's logs.
+#
+#   bash run_8xh100.sh              # the default configuration, SEEDS="1337 42 2024"
+#   bash run_8xh100.sh --dry-run    # print every step, run nothing (works without a GPU)
+#
+# Data, in order of preference:
+#   DATA_PATH=... TOKENIZER_PATH=...      existing challenge data (sp1024 shards and tokenizer)
+#   CHALLENGE_REPO=/path/to/parameter-golf   a checkout of github.com/openai/parameter-golf:
+#                                         its data/cached_challenge_fineweb.py downloads the data
+# Other settings: SEEDS, NPROC (8), RUN_TAG (a timestamp), OUT_DIR (runs/<RUN_TAG>),
+# TRAIN_SHARDS (80: how many training shards to download), and every train_gpt.py variable.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+DRY_RUN=0
+for arg in "$@"; do
+  case "$arg" in
+    --dry-run) DRY_RUN=1 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "run_8xh100.sh: unknown argument '$arg' (use --dry-run or --help)" >&2; exit 2 ;;
+  esac
+done
+
+SEEDS=${SEEDS:-"1337 42 2024"}
+NPROC=${NPROC:-8}
+TRAIN_SHARDS=${TRAIN_SHARDS:-80}
+RUN_TAG=${RUN_TAG:-$(date -u +%Y%m%d_%H%M%S)}
+OUT_DIR=${OUT_DIR:-runs/$RUN_TAG}
+
+fail() { echo "run_8xh100.sh: $*" >&2; exit 1; }
+step() { echo; echo "== $*"; }
+run() { echo "+ $*"; if [ "$DRY_RUN" = 0 ]; then "$@"; fi; }
+
+[ -e "$OUT_DIR" ] && fail "$OUT_DIR already exists: set RUN_TAG or OUT_DIR to a new name (earlier logs are never overwritten)"
+
+step "1/5 install requirements"
+run python3 -m pip install -q -r requirements.txt
+
+step "2/5 challenge data"
+if [ -n "${DATA_PATH:-}" ]; then
+  : "${TOKENIZER_PATH:?set TOKENIZER_PATH together with DATA_PATH}"
+  echo "using DATA_PATH=$DATA_PATH TOKENIZER_PATH=$TOKENIZER_PATH"
+elif [ -n "${CHALLENGE_REPO:-}" ]; then
+  [ "$DRY_RUN" = 1 ] || [ -f "$CHALLENGE_REPO/data/cached_challenge_fineweb.py" ] \
+    || fail "CHALLENGE_REPO=$CHALLENGE_REPO has no data/cached_challenge_fineweb.py: clone github.com/openai/parameter-golf there"
+  run bash -c "cd '$CHALLENGE_REPO' && python3 data/cached_challenge_fineweb.py --variant sp1024 --train-shards $TRAIN_SHARDS"
+  export DATA_PATH="$CHALLENGE_REPO/data/datasets/fineweb10B_sp1024"
+  export TOKENIZER_PATH="$CHALLENGE_REPO/data/tokenizers/fineweb_1024_bpe.model"
+else
+  msg="no data: set DATA_PATH and TOKENIZER_PATH, or CHALLENGE_REPO=<checkout of github.com/openai/parameter-golf> to download it"
+  [ "$DRY_RUN" = 1 ] || fail "$msg"
+  echo "(dry run) a real run would stop here: $msg"
+fi
+if [ "$DRY_RUN" = 0 ]; then
+  ls "$DATA_PATH"/fineweb_val_*.bin >/dev/null 2>&1 || fail "no fineweb_val_*.bin in DATA_PATH=$DATA_PATH"
+  [ -f "$TOKENIZER_PATH" ] || fail "no tokenizer at TOKENIZER_PATH=$TOKENIZER_PATH"
+fi
+
+step "3/5 GPUs"
+if [ "$DRY_RUN" = 1 ]; then
+  echo "+ check that nvidia-smi and torch see at least $NPROC CUDA devices"
+else
+  found=$(python3 -c "import torch; print(torch.cuda.device_count())") || fail "torch does not import"
+  [ "$found" -ge "$NPROC" ] || fail "found $found CUDA devices, need NPROC=$NPROC"
+  nvidia-smi -L
+fi
+
+step "4/5 train and evaluate, seeds: $SEEDS"
+run mkdir -p "$OUT_DIR"
+logs=()
+for seed in $SEEDS; do
+  log="$OUT_DIR/seed$seed.log"
+  logs+=("$log")
+  echo "+ SEED=$seed RUN_ID=${RUN_TAG}_seed$seed torchrun --standalone --nproc_per_node=$NPROC train_gpt.py > $log"
+  [ "$DRY_RUN" = 1 ] && continue
+  if ! SEED=$seed RUN_ID="${RUN_TAG}_seed$seed" ARTIFACT_PATH="$OUT_DIR/seed$seed.pgolf" \
+      torchrun --standalone --nproc_per_node="$NPROC" train_gpt.py > "$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    fail "seed $seed failed (exit status above); full log: $log"
+  fi
+  grep -q '^final val_bpb:' "$log" || fail "seed $seed ended without a final val_bpb line: $log"
+  grep '^final val_bpb:' "$log"
+done
+
+step "5/5 summary"
+run python3 tools/summarize.py "${logs[@]}" --out "$OUT_DIR/submission.json" \
+  --author "${AUTHOR:-}" --github-id "${GITHUB_ID:-}" --name "${RUN_NAME:-ternary recurrence ttt}" --blurb "${BLURB:-}"
+echo
+echo "done: logs, artifacts and submission.json in $OUT_DIR"
