@@ -96,3 +96,10 @@ def test_records_submission_agrees_with_the_logs_beside_it(submission):
 
 def test_there_is_a_records_folder():
     assert RECORDS, "records/<name>/submission.json is missing"
+
+
+@pytest.mark.parametrize("submission", RECORDS, ids=[p.parent.name for p in RECORDS])
+def test_records_script_is_the_one_that_produced_the_logs(submission):
+    stored = json.loads(submission.read_text())
+    assert (submission.parent / "train_gpt.py").stat().st_size == stored["bytes_code"]
+    assert all(r["bytes_code"] == stored["bytes_code"] for r in stored["seed_results"] if r["valid"])
