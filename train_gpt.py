@@ -1433,9 +1433,9 @@ def main():
     try:
         cfg = Hyperparameters.from_env(cuda=ctx.device.type == "cuda")
         cfg.run_id = resolve_run_id(cfg, ctx)
+        cfg.artifact_path = cfg.artifact_path or f"artifacts/{cfg.run_id}.pgolf"
         log = Logger(Path("logs") / f"{cfg.run_id}.txt" if ctx.main else None)
         log_config(cfg, ctx, log)
-        cfg.artifact_path = cfg.artifact_path or f"artifacts/{cfg.run_id}.pgolf"
         check_output_folders(cfg)
         if cfg.eval_artifact:
             model, cfg = model_from_artifact(cfg.eval_artifact, cfg, ctx)

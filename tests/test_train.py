@@ -70,3 +70,18 @@ def test_bad_input_stops_before_training_with_a_clear_message(sample_env, tmp_pa
         assert done.returncode == 2, (name, done.stderr[-2000:])
         assert expected in done.stderr and "Traceback" not in done.stderr, (name, done.stderr[-2000:])
         assert "train_loss" not in done.stdout, name
+
+
+def test_compile_priming_steps_leave_no_trace(tmp_path):
+    """COMPILE_WARMUP_STEPS runs untimed steps (both QAT states) and restores the initial state:
+    the trained parameters must equal those of a run without priming, bit for bit."""
+    data_path = write_dataset(tmp_path / "d", n_train=4000, n_val=200)
+    runs = []
+    for priming in (0, 3):
+        cfg = tiny_cfg(DATA_PATH=data_path, VOCAB_SIZE=1024, ITERATIONS=3, MAX_WALLCLOCK_SECONDS=0, TRAIN_LOG_EVERY=100,
+                       VAL_LOSS_EVERY=0, COMPILE_WARMUP_STEPS=priming, QAT_START_FRAC=0.5)
+        torch.manual_seed(cfg.seed)
+        model = tg.GPT(cfg)
+        tg.train(model, cfg, tg.Dist(), None, lambda msg: None)
+        runs.append(model.state_dict())
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
