@@ -1,5 +1,3 @@
-import math
-
 import torch
 from hypothesis import given, strategies as st
 
