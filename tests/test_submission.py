@@ -103,3 +103,14 @@ def test_records_script_is_the_one_that_produced_the_logs(submission):
     stored = json.loads(submission.read_text())
     assert (submission.parent / "train_gpt.py").stat().st_size == stored["bytes_code"]
     assert all(r["bytes_code"] == stored["bytes_code"] for r in stored["seed_results"] if r["valid"])
+
+
+def test_plot_tool_reads_train_and_validation_points(tmp_path):
+    import plot_logs
+
+    log = tmp_path / "a.txt"
+    log.write_text("step:1/9 train_loss:6.5000 train_time:1000ms step_avg:1000.00ms\n"
+                   "step:2/9 train_loss:6.0000 train_time:2000ms step_avg:1000.00ms\n"
+                   "step:2/9 val_loss:5.9000 val_bpb:3.1000 train_time:2000ms step_avg:1000.00ms\n"
+                   "final val_bpb:3.1\n")
+    assert plot_logs.curves(log) == ([(1.0, 6.5), (2.0, 6.0)], [(2.0, 5.9)])
