@@ -807,12 +807,11 @@ def lr_multiplier(step: int, elapsed_ms: float, cfg: Hyperparameters) -> float:
 
 def grad_accum_steps(cfg: Hyperparameters, ctx: Dist) -> int:
     accum = cfg.grad_accum_steps or (max(1, 8 // ctx.world) if ctx.device.type == "cuda" else 1)
-    per_micro = cfg.train_batch_tokens // (ctx.world * accum)
     if cfg.train_batch_tokens % (ctx.world * accum * cfg.train_seq_len):
         raise ConfigError(
             f"TRAIN_BATCH_TOKENS={cfg.train_batch_tokens} must split into whole TRAIN_SEQ_LEN={cfg.train_seq_len} sequences over "
             f"{ctx.world} ranks x {accum} accumulation steps; use a multiple of {ctx.world * accum * cfg.train_seq_len}")
-    return accum if per_micro else 1
+    return accum
 
 
 def sync_grads(model: nn.Module, ctx: Dist):
