@@ -60,3 +60,15 @@ def test_readme_documents_every_variable_with_its_current_default():
     readme = (ROOT / "README.md").read_text()
     assert env_table.block() in readme, "README's table is stale: run python tools/env_table.py --write"
     assert all(f"`{f.name.upper()}`" in env_table.table() for f in tg.Hyperparameters.knobs())
+
+
+def test_readme_documents_every_log_line():
+    import re
+
+    source = (ROOT / "train_gpt.py").read_text()
+    phases = {"final_roundtrip", "final_sliding", "final_ttt"}  # printed through f"{name} ..." in evaluate()
+    assert all(f'"{p}"' in source for p in phases)
+    prefixes = set(re.findall(r'log\(\s*f?"([a-z_ ]+?)[: ]', source)) | phases
+    readme = (ROOT / "README.md").read_text()
+    missing = sorted(p for p in prefixes if f"`{p}" not in readme)
+    assert len(prefixes) >= 15 and not missing, missing
