@@ -1452,6 +1452,7 @@ def main():
             model, cfg = model_from_artifact(path, cfg, ctx)
         final = evaluate(model, data, cfg, ctx, log)
         log(f"final val_bpb:{final:.8f}")
+        ctx.barrier()  # no rank tears the group down while a peer still works (gloo can abort otherwise)
     finally:
         if ctx.world > 1 and dist.is_initialized():
             dist.destroy_process_group()
