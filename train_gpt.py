@@ -814,21 +814,28 @@ def grad_accum_steps(cfg: Hyperparameters, ctx: Dist) -> int:
     return accum
 
 
-def sync_grads(model: nn.Module, ctx: Dist):
-    """Averages gradients over ranks in one coalesced all-reduce (unused parameters count as zero)."""
-    if ctx.world == 1:
-        return
-    params = [p for p in model.parameters() if p.requires_grad]
+def all_reduce_grads(params: list[nn.Parameter], ctx: Dist, average: bool):
+    """Sums (or averages) gradients over ranks in one coalesced all-reduce; a parameter without a
+    gradient counts as zero, so every rank reduces the same tensors."""
     for p in params:
         if p.grad is None:
             p.grad = torch.zeros_like(p)
+    if ctx.world == 1:
+        return
     flat = torch.cat([p.grad.flatten() for p in params])
     dist.all_reduce(flat)
-    flat /= ctx.world
+    if average:
+        flat /= ctx.world
     offset = 0
     for p in params:
         p.grad.copy_(flat[offset : offset + p.numel()].view_as(p.grad))
         offset += p.numel()
+
+
+def sync_grads(model: nn.Module, ctx: Dist):
+    """Averages the training gradients over ranks."""
+    if ctx.world > 1:
+        all_reduce_grads([p for p in model.parameters() if p.requires_grad], ctx, average=True)
 
 
 def autocast(ctx: Dist):
@@ -1155,12 +1162,12 @@ def shrink_plan(cfg: Hyperparameters) -> list[tuple[int, int]]:
 def export_artifact(model: GPT, cfg: Hyperparameters, ctx: Dist, path: str, log: Logger) -> str:
     """Rank 0 writes the smallest-change artifact that fits ARTIFACT_LIMIT, reads it back and checks
     it; an artifact over the limit is never written. Every rank then loads the same file."""
-    error = None
+    error, n_code = None, code_bytes()
     if ctx.main:
         try:
             for int_bits, embed_bits in shrink_plan(cfg):
                 blob, stats = encode_artifact(model, cfg, int_bits, embed_bits)
-                total = code_bytes() + len(blob)
+                total = n_code + len(blob)
                 if total <= cfg.artifact_limit:
                     break
                 log(f"shrink over_limit bytes_total:{total} limit:{cfg.artifact_limit} tried int_bits:{int_bits} embed_bits:{embed_bits}")
@@ -1177,8 +1184,8 @@ def export_artifact(model: GPT, cfg: Hyperparameters, ctx: Dist, path: str, log:
                 raise ArtifactError(f"{tmp}: read-back does not match the exported weights")
             os.replace(tmp, path)
             bits = 8 * stats["ternary_bytes"] / max(stats["ternary_params"], 1)
-            log(f"artifact path:{path} bytes_model:{len(blob)} bytes_code:{code_bytes()} bytes_total:{total}")
-            log(f"artifact bytes_model:{len(blob)} bytes_code:{code_bytes()} bytes_total:{total} "
+            log(f"artifact path:{path} bytes_model:{len(blob)} bytes_code:{n_code} bytes_total:{total}")
+            log(f"artifact bytes_model:{len(blob)} bytes_code:{n_code} bytes_total:{total} "
                 f"ternary_params:{stats['ternary_params']} ternary_bits_per_weight:{bits:.4f}")
         except Exception as exc:  # shared below, so no rank waits forever on a failed rank 0
             error = exc
@@ -1206,6 +1213,11 @@ def plan_windows(a0: int, a1: int, seq_len: int, stride: int) -> list[tuple[int,
     return windows
 
 
+def gather_sequences(tokens: Tensor, starts: list[int], length: int) -> Tensor:
+    """Rows tokens[s : s + length + 1]: inputs are [:, :-1], targets [:, 1:]."""
+    return tokens[torch.tensor(starts, device=tokens.device)[:, None] + torch.arange(length + 1, device=tokens.device)]
+
+
 @torch.no_grad()
 def score_windows(fwd, tokens: Tensor, windows, seq_len: int, batch_seqs: int, ctx: Dist, out: Tensor, offset: int, shard: bool = True):
     """Writes the NLL of each window's targets into out[a - offset : b - offset]. With `shard`, rank r
@@ -1217,11 +1229,10 @@ def score_windows(fwd, tokens: Tensor, windows, seq_len: int, batch_seqs: int, c
     for i in range(0, len(mine), batch_seqs):
         batch = mine[i : i + batch_seqs]
         starts = [w[0] for w in batch]
-        idx = torch.tensor(starts + starts[-1:] * (batch_seqs - len(batch)), device=tokens.device)[:, None]
-        seqs = tokens[idx + torch.arange(length + 1, device=tokens.device)]
+        seqs = gather_sequences(tokens, starts + starts[-1:] * (batch_seqs - len(batch)), length)
         with autocast(ctx):
             logits = fwd(seqs[:, :-1])
-        nll = cross_entropy(logits.float(), seqs[:, 1:], reduction="none").view(len(idx), length)
+        nll = cross_entropy(logits.float(), seqs[:, 1:], reduction="none").view(batch_seqs, length)
         for j, ((_, a, b), s) in enumerate(zip(batch, starts)):
             out[a - offset : b - offset] = nll[j, a - s : b - s]
 
@@ -1266,19 +1277,13 @@ def ttt_step(fwd, params, opt, tokens: Tensor, starts: list[int], length: int, n
     for g in opt.param_groups:
         g["lr"] = lr
     opt.zero_grad(set_to_none=False)
+    ctx = ctx or Dist(device=tokens.device)
     if starts:
-        seqs = tokens[torch.tensor(starts, device=tokens.device)[:, None] + torch.arange(length + 1, device=tokens.device)]
-        with autocast(ctx or Dist(device=tokens.device)):
+        seqs = gather_sequences(tokens, starts, length)
+        with autocast(ctx):
             loss = cross_entropy(fwd(seqs[:, :-1]).float(), seqs[:, 1:], reduction="sum") / n_global
         loss.backward()
-    for p in params:
-        if p.grad is None:
-            p.grad = torch.zeros_like(p)
-    if ctx is not None and ctx.world > 1:
-        flat = torch.cat([p.grad.flatten() for p in params])
-        dist.all_reduce(flat)
-        for p, g in zip(params, torch._utils._unflatten_dense_tensors(flat, [p.grad for p in params])):
-            p.grad.copy_(g)
+    all_reduce_grads(params, ctx, average=False)
     opt.step()
 
 
