@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command on a fresh 8xH100 pod: install, get data, check GPUs, train+evaluate each seed,
-# summarize. Stops at the first failure; never overwrites an earlier run's logs.
+# summarize. Stops at the first failure; never overwrites an earlier run's logs. Keeps the pod's torch
+# when it is 2.5 or newer (prints torch:keep <version>), else installs requirements.txt's (torch:install).
 #
 #   bash run_8xh100.sh              # the default configuration, SEEDS="1337 42 2024"
 #   bash run_8xh100.sh --dry-run    # print every step, run nothing (works without a GPU)
@@ -18,7 +19,7 @@ DRY_RUN=0
 for arg in "$@"; do
   case "$arg" in
     --dry-run) DRY_RUN=1 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "run_8xh100.sh: unknown argument '$arg' (use --dry-run or --help)" >&2; exit 2 ;;
   esac
 done
@@ -35,8 +36,31 @@ run() { echo "+ $*"; if [ "$DRY_RUN" = 0 ]; then "$@"; fi; }
 
 [ -e "$OUT_DIR" ] && fail "$OUT_DIR already exists: set RUN_TAG or OUT_DIR to a new name (earlier logs are never overwritten)"
 
+# torch is kept when the pod already has 2.5 or newer: requirements.txt pins a multi-GB build that would
+# replace the pod's CUDA torch (and fails offline). 2.5 is the oldest that works: train_gpt.py calls
+# F.scaled_dot_product_attention(..., enable_gqa=...), added in PyTorch 2.5. major.minor only, so that
+# pre-release builds such as 2.6.0a0+git... (NGC containers) count as 2.6.
+TORCH_MIN_MAJOR=2 TORCH_MIN_MINOR=5
+torch_recent_enough() {  # torch_recent_enough <version>
+  local major minor
+  IFS=. read -r major minor _ <<< "$1"
+  minor=${minor%%[!0-9]*}
+  [[ "$major" =~ ^[0-9]+$ && "$minor" =~ ^[0-9]+$ ]] || return 1
+  (( major > TORCH_MIN_MAJOR || (major == TORCH_MIN_MAJOR && minor >= TORCH_MIN_MINOR) ))
+}
+
 step "1/5 install requirements"
-run python3 -m pip install -q -r requirements.txt
+is_torch='^torch([^A-Za-z0-9_.-]|$)'
+mapfile -t others < <(grep -vE "$is_torch|^[[:space:]]*(#|$)" requirements.txt)
+torch_spec=$(grep -E "$is_torch" requirements.txt | head -n 1)
+run python3 -m pip install -q "${others[@]}"
+torch_version=$(python3 -c "import torch; print(torch.__version__)" 2>/dev/null) || torch_version=""
+if [ -n "$torch_version" ] && torch_recent_enough "$torch_version"; then
+  echo "torch:keep $torch_version"
+else
+  echo "torch:install $torch_spec"
+  run python3 -m pip install -q "$torch_spec"
+fi
 
 step "2/5 challenge data"
 if [ -n "${DATA_PATH:-}" ]; then
@@ -78,6 +102,8 @@ for seed in $SEEDS; do
   if ! SEED=$seed RUN_ID="${RUN_TAG}_seed$seed" ARTIFACT_PATH="$OUT_DIR/seed$seed.pgolf" \
       torchrun --standalone --nproc_per_node="$NPROC" train_gpt.py > "$log" 2>&1; then
     tail -n 20 "$log" >&2
+    # torchrun exits 1 whatever its workers' status; a diverged run says so in its log (train_gpt.py exits 3).
+    grep -q '^abort reason:nonfinite_loss' "$log" && fail "seed $seed diverged ($(grep '^abort reason:' "$log")): lower the learning rates; full log: $log"
     fail "seed $seed failed (exit status above); full log: $log"
   fi
   grep -q '^final val_bpb:' "$log" || fail "seed $seed ended without a final val_bpb line: $log"

@@ -21,14 +21,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
-import sentencepiece as spm
-import torch
-import torch.distributed as dist
-import torch.nn as nn
-import torch.nn.functional as F
-import zstandard
-from torch import Tensor
+try:
+    import numpy as np
+    import sentencepiece as spm
+    import torch
+    import torch.distributed as dist
+    import torch.nn as nn
+    import torch.nn.functional as F
+    import zstandard
+    from torch import Tensor
+except ModuleNotFoundError as exc:  # a missing package is a message, not a traceback; an import (tests) still raises
+    if __name__ != "__main__":
+        raise
+    print(f"error: {exc.name} is not installed: pip install {exc.name}", file=sys.stderr)
+    sys.exit(2)
 
 HERE = Path(__file__).resolve().parent
 SAMPLE_DIR = HERE / "data" / "sample"
@@ -45,7 +51,13 @@ DOWNLOAD_HINT = (
 # smaller value, a `cpu=` default. Validation happens in `from_env`, before any work.
 
 
-class ConfigError(ValueError):
+class RunError(ValueError):
+    """A run that cannot go on: `main` prints `error: <message>` and exits with `status`."""
+
+    status = 2
+
+
+class ConfigError(RunError):
     """A bad environment variable or a configuration that cannot run; raised before any work."""
 
 
@@ -57,6 +69,9 @@ POSITIVE = (lambda v: v > 0, "a value > 0")
 NON_NEGATIVE = (lambda v: v >= 0, "a value >= 0")
 FRACTION = (lambda v: 0 <= v <= 1, "a value in [0, 1]")
 BELOW_ONE = (lambda v: 0 <= v < 1, "a value in [0, 1)")
+
+
+REMOVED = {"TTT_PREFIX_TOKENS": "TTT=doc now scores and adapts every document chunk by chunk (TTT_DOC_CHUNK)"}
 
 
 def one_of(*choices):
@@ -80,6 +95,9 @@ class Hyperparameters:
     loops: int = knob(1, "times the shared blocks run per forward", check=POSITIVE)
     coda_layers: int = knob(0, "unique blocks after the shared group", check=NON_NEGATIVE)
     loop_rank: int = knob(4, "rank of the per-loop signal added to the residual (0 = off)", check=NON_NEGATIVE)
+    loop_inject: bool = knob(True, "each loop mixes the embedding output x0 back in (learned per-loop mix)")
+    loop_norm: bool = knob(True, "each loop RMS-normalizes its input with its own learned gain")
+    loop_start_frac: float = knob(0.0, "fraction of training (wall clock, or ITERATIONS without a cap) before which the shared blocks run once, then LOOPS times", check=FRACTION)
     progressive_loss_loops: str = knob("", "comma list of loops (from 1) whose output also gets a training loss")
     progressive_loss_weight: float = knob(0.1, "weight of each progressive loss term", check=NON_NEGATIVE)
     model_dim: int = knob(768, "residual width", cpu=128, check=POSITIVE)
@@ -137,20 +155,22 @@ class Hyperparameters:
     eval_budget_seconds: float = knob(600.0, "evaluation time budget; TTT stops adapting when projected over it", check=POSITIVE)
     eval_dump: str = knob("", "write per-target NLL (nats, float32, .npy) of the final evaluation here")
     ttt: str = knob("off", "score-first test-time training", cpu="chunk", check=one_of("off", "chunk", "doc"))
-    ttt_chunk_tokens: int = knob(32768, "targets per TTT chunk (multiple of the eval window)", cpu=4096, check=POSITIVE)
-    ttt_prefix_tokens: int = knob(256, "per-document prefix scored, then adapted on (TTT=doc)", cpu=128, check=POSITIVE)
-    ttt_epochs: int = knob(1, "passes over each chunk or prefix", check=POSITIVE)
+    ttt_chunk_tokens: int = knob(32768, "TTT=chunk: targets per chunk (multiple of the eval window)", cpu=4096, check=POSITIVE)
+    ttt_doc_chunk: int = knob(256, "TTT=doc: targets a document scores, then adapts on, per step (at most EVAL_SEQ_LEN)", cpu=64, check=POSITIVE)
+    ttt_doc_batch: int = knob(64, "TTT=doc: documents adapted side by side, each with its own adapters", cpu=32, check=POSITIVE)
+    ttt_lora_rank: int = knob(8, "TTT=doc: rank of each document's LoRA adapters", check=POSITIVE)
+    ttt_epochs: int = knob(1, "passes over each chunk", check=POSITIVE)
     ttt_lr: float = knob(0.002, "TTT learning rate (cosine-decayed over chunks in chunk mode, constant in doc mode)", check=POSITIVE)
     ttt_optimizer: str = knob("sgd", "TTT optimizer", check=one_of("sgd", "adamw"))
     ttt_momentum: float = knob(0.9, "TTT SGD momentum", check=FRACTION)
-    ttt_params: str = knob("all", "what adapts: all | last:<k> (last k stored blocks) | norms (1-D parameters)")
-    ttt_batch_seqs: int = knob(32, "sequences per TTT step, split over ranks (same steps for any world size)", cpu=8, check=POSITIVE)
+    ttt_params: str = knob("all", "what adapts: all | last:<k> (last k stored blocks) | norms (1-D parameters; chunk mode only); doc mode puts adapters on the chosen blocks' linears")
+    ttt_batch_seqs: int = knob(32, "TTT=chunk: sequences per step, split over ranks (same steps for any world size)", cpu=8, check=POSITIVE)
 
     profile_reason: str = field(default="", metadata={"internal": True})
 
     # Keys that define the network; the artifact records them so evaluation needs no shape variables.
     MODEL_KEYS = (
-        "vocab_size", "num_layers", "prelude_layers", "shared_blocks", "loops", "coda_layers", "loop_rank",
+        "vocab_size", "num_layers", "prelude_layers", "shared_blocks", "loops", "coda_layers", "loop_rank", "loop_inject", "loop_norm",
         "model_dim", "num_heads", "num_kv_heads", "mlp_mult", "tie_embeddings", "rope_base", "logit_softcap",
         "qk_gain_init", "tied_embed_init_std", "ternary_layers", "ternary_scale", "ternary_group",
     )
@@ -169,6 +189,9 @@ class Hyperparameters:
             reason = "CUDA found: competition shape" if cuda else "no CUDA device: a small model on data/sample that finishes on 2 CPU cores in about 3 minutes"
         else:
             reason = "CONFIG_PROFILE set"
+        for name, why in REMOVED.items():
+            if env.get(name):
+                raise ConfigError(f"{name} was removed: {why}; unset it")
         values = {}
         for f in cls.knobs():
             name = f.name.upper()
@@ -203,20 +226,18 @@ class Hyperparameters:
             widths = {self.model_dim, self.model_dim * self.mlp_mult}
             if any(w % self.ternary_group for w in widths):
                 raise ConfigError(f"TERNARY_GROUP={self.ternary_group} must divide the layer widths {sorted(widths)}")
-        for loop in self.aux_loops:
-            if not 1 <= loop <= self.loops:
-                raise ConfigError(f"PROGRESSIVE_LOSS_LOOPS lists {loop}; loops are numbered 1..LOOPS={self.loops}")
-        if self.loops == 1 and self.aux_loops:
-            raise ConfigError("PROGRESSIVE_LOSS_LOOPS needs LOOPS > 1")
+        if self.aux_loops and (self.loops == 1 or not all(1 <= loop <= self.loops for loop in self.aux_loops)):
+            raise ConfigError(f"PROGRESSIVE_LOSS_LOOPS={self.progressive_loss_loops!r}: list loops 1..LOOPS={self.loops}, which must be > 1")
         if self.eval_seq_len == 0:
             self.eval_seq_len = self.train_seq_len
         if self.eval_stride > self.eval_seq_len:
             raise ConfigError(f"EVAL_STRIDE={self.eval_stride} must be at most EVAL_SEQ_LEN={self.eval_seq_len}")
         if self.ttt_chunk_tokens % self.eval_seq_len:
             raise ConfigError(f"TTT_CHUNK_TOKENS={self.ttt_chunk_tokens} must be a multiple of EVAL_SEQ_LEN={self.eval_seq_len}")
-        if self.ttt_prefix_tokens > self.eval_seq_len:
-            raise ConfigError(f"TTT_PREFIX_TOKENS={self.ttt_prefix_tokens} must be at most EVAL_SEQ_LEN={self.eval_seq_len}")
-        parse_ttt_params(self.ttt_params, self.num_layers)
+        if self.ttt == "doc" and self.ttt_doc_chunk > self.eval_seq_len:
+            raise ConfigError(f"TTT_DOC_CHUNK={self.ttt_doc_chunk} must be at most EVAL_SEQ_LEN={self.eval_seq_len}: a chunk is scored in one window")
+        if parse_ttt_params(self.ttt_params, self.num_layers)[0] == "norms" and self.ttt == "doc":
+            raise ConfigError("TTT_PARAMS=norms adapts no linear layer, and TTT=doc adapts LoRA on linears: use all or last:<k>")
         return self
 
     @property
@@ -262,7 +283,6 @@ def parse_ttt_params(spec: str, num_layers: int) -> tuple[str, int]:
 class Dist:
     rank: int = 0
     world: int = 1
-    local_rank: int = 0
     device: torch.device = torch.device("cpu")
 
     @property
@@ -273,10 +293,6 @@ class Dist:
         if self.world > 1:
             dist.all_reduce(t, op=op)
         return t
-
-    def barrier(self):
-        if self.world > 1:
-            dist.barrier()
 
 
 def setup_distributed() -> Dist:
@@ -289,7 +305,7 @@ def setup_distributed() -> Dist:
         torch.backends.cudnn.allow_tf32 = True
     if world > 1:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return Dist(rank, world, local_rank, device)
+    return Dist(rank, world, device)
 
 
 def resolve_run_id(cfg: Hyperparameters, ctx: Dist) -> str:
@@ -326,7 +342,7 @@ SHARD_MAGIC, SHARD_VERSION, SHARD_HEADER_INTS = 20240520, 1, 256
 BOS_ID = 1
 
 
-class DataError(ValueError):
+class DataError(RunError):
     """Missing or corrupt data or tokenizer."""
 
 
@@ -366,12 +382,14 @@ def shard_files(cfg: Hyperparameters, split: str) -> list[str]:
     return files
 
 
-class TokenStream:
-    """Reads shards in order, wrapping around, and hands out contiguous token spans."""
+class DistributedTokenLoader:
+    """Reads the shards in order, wrapping around. Each call takes the next global span and rank r gets
+    its own contiguous slice of it: the slicing is the same for every world size, so one process and
+    N processes see the same sequences for the same global batch."""
 
-    def __init__(self, files: list[str], vocab_size: int):
-        self.files, self.vocab_size, self.index = files, vocab_size, 0
-        self.tokens, self.pos = load_shard(files[0], vocab_size), 0
+    def __init__(self, files: list[str], cfg: Hyperparameters, ctx: Dist):
+        self.files, self.vocab_size, self.seq_len, self.ctx = files, cfg.vocab_size, cfg.train_seq_len, ctx
+        self.index, self.tokens, self.pos = 0, load_shard(files[0], cfg.vocab_size), 0
 
     def take(self, n: int) -> np.ndarray:
         parts = []
@@ -379,26 +397,15 @@ class TokenStream:
             if self.pos >= len(self.tokens):
                 self.index = (self.index + 1) % len(self.files)
                 self.tokens, self.pos = load_shard(self.files[self.index], self.vocab_size), 0
-            part = self.tokens[self.pos : self.pos + n]
-            parts.append(part)
-            self.pos += len(part)
-            n -= len(part)
+            parts.append(self.tokens[self.pos : self.pos + n])
+            self.pos += len(parts[-1])
+            n -= len(parts[-1])
         return np.concatenate(parts)
-
-
-class DistributedTokenLoader:
-    """Each call takes the next global span; rank r gets its own contiguous slice of it.
-
-    The slicing is the same for every world size, so one process and N processes see the same
-    sequences for the same global batch."""
-
-    def __init__(self, files: list[str], cfg: Hyperparameters, ctx: Dist):
-        self.stream, self.ctx, self.seq_len = TokenStream(files, cfg.vocab_size), ctx, cfg.train_seq_len
 
     def next_batch(self, global_tokens: int) -> tuple[Tensor, Tensor]:
         local = global_tokens // self.ctx.world
-        span = self.stream.take(global_tokens + 1)
-        self.stream.pos -= 1  # the last target is the next span's first input
+        span = self.take(global_tokens + 1)
+        self.pos -= 1  # the last target is the next span's first input
         mine = torch.from_numpy(span[self.ctx.rank * local : (self.ctx.rank + 1) * local + 1].astype(np.int64))
         x, y = mine[:-1].view(-1, self.seq_len), mine[1:].view(-1, self.seq_len)
         return x.to(self.ctx.device, non_blocking=True), y.to(self.ctx.device, non_blocking=True)
@@ -483,7 +490,11 @@ TERNARY_MIN_SCALE = 2.0**-14  # smallest normal fp16: scales are stored in fp16
 
 
 class CastedLinear(nn.Linear):
-    """Keeps fp32 master weights and multiplies in the activation dtype (bf16 under autocast)."""
+    """Keeps fp32 master weights and multiplies in the activation dtype (bf16 under autocast). During
+    doc TTT `lora` holds per-document adapters (A: docs x r x in, B: docs x out x r): batch row i adds
+    B_i A_i x on top of the weights, which stay exactly as the artifact stored them."""
+
+    lora: tuple[Tensor, Tensor] | None = None
 
     def __init__(self, fan_in: int, fan_out: int, zero_init: bool = False):
         super().__init__(fan_in, fan_out, bias=False)
@@ -494,7 +505,11 @@ class CastedLinear(nn.Linear):
         return self.weight
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.effective_weight().to(x.dtype))
+        y = F.linear(x, self.effective_weight().to(x.dtype))
+        if self.lora is not None:
+            a, b = self.lora
+            y = y + (x @ a.mT) @ b.mT
+        return y
 
 
 def ternary_quantize(w: Tensor, group: int, scale_kind: str) -> tuple[Tensor, Tensor]:
@@ -618,9 +633,10 @@ class Block(nn.Module):
 class RecurrentBlockGroup(nn.Module):
     """PRELUDE_LAYERS unique blocks, SHARED_BLOCKS blocks looped LOOPS times, CODA_LAYERS unique blocks.
 
-    Each loop first injects the embedding output x0 (learned per-loop mix), normalizes with its own
-    gain, and adds its own low-rank signal, so the shared weights know which pass they are in.
-    With LOOPS=1 none of these exist and the group is exactly the flat stack."""
+    Each loop can first inject the embedding output x0 (learned per-loop mix), normalize with its own
+    gain, and add its own low-rank signal, so the shared weights know which pass they are in; each is
+    optional (LOOP_INJECT, LOOP_NORM, LOOP_RANK). With LOOPS=1 none exist and the group is the flat stack.
+    `loops` < LOOPS runs fewer passes (training before LOOP_START_FRAC); evaluation always runs LOOPS."""
 
     def __init__(self, cfg: Hyperparameters):
         super().__init__()
@@ -629,8 +645,10 @@ class RecurrentBlockGroup(nn.Module):
         self.coda = nn.ModuleList(Block(cfg) for _ in range(cfg.coda_layers))
         self.loops, dim = cfg.loops, cfg.model_dim
         if self.loops > 1:
-            self.loop_inject = nn.Parameter(torch.stack((torch.ones(self.loops, dim), torch.full((self.loops, dim), 0.1)), 1))
-            self.loop_norm = nn.Parameter(torch.ones(self.loops, dim))
+            if cfg.loop_inject:
+                self.loop_inject = nn.Parameter(torch.stack((torch.ones(self.loops, dim), torch.full((self.loops, dim), 0.1)), 1))
+            if cfg.loop_norm:
+                self.loop_norm = nn.Parameter(torch.ones(self.loops, dim))
             if cfg.loop_rank:
                 self.loop_signal_coef = nn.Parameter(torch.zeros(self.loops, cfg.loop_rank))
                 self.loop_signal_basis = nn.Parameter(torch.randn(cfg.loop_rank, dim) / math.sqrt(cfg.loop_rank))
@@ -638,16 +656,18 @@ class RecurrentBlockGroup(nn.Module):
     def stored_blocks(self) -> list[Block]:
         return [*self.prelude, *self.shared, *self.coda]
 
-    def forward(self, x: Tensor, x0: Tensor, rope, collect: tuple[int, ...] = ()) -> tuple[Tensor, list[Tensor]]:
+    def forward(self, x: Tensor, x0: Tensor, rope, collect: tuple[int, ...] = (), loops: int = 0) -> tuple[Tensor, list[Tensor]]:
         for block in self.prelude:
             x = block(x, x0, rope)
         aux = []
-        for loop in range(self.loops):
-            if self.loops > 1:
+        for loop in range(loops or self.loops):
+            if hasattr(self, "loop_inject"):
                 mix = self.loop_inject[loop].to(x.dtype)
-                x = rms_norm(mix[0] * x + mix[1] * x0) * self.loop_norm[loop].to(x.dtype)
-                if hasattr(self, "loop_signal_coef"):
-                    x = x + (self.loop_signal_coef[loop] @ self.loop_signal_basis).to(x.dtype)
+                x = mix[0] * x + mix[1] * x0
+            if hasattr(self, "loop_norm"):
+                x = rms_norm(x) * self.loop_norm[loop].to(x.dtype)
+            if hasattr(self, "loop_signal_coef"):
+                x = x + (self.loop_signal_coef[loop] @ self.loop_signal_basis).to(x.dtype)
             for block in self.shared:
                 x = block(x, x0, rope)
             if loop + 1 in collect:
@@ -667,10 +687,11 @@ class GPT(nn.Module):
         self.rotary = Rotary(cfg.model_dim // cfg.num_heads, cfg.rope_base)
         self.softcap = cfg.logit_softcap
         self.aux_loops, self.aux_weight = cfg.aux_loops, cfg.progressive_loss_weight
+        self.train_loops = cfg.loops  # passes of the shared blocks in training; 1 until LOOP_START_FRAC
 
-    def hidden(self, idx: Tensor, collect: tuple[int, ...] = ()) -> tuple[Tensor, list[Tensor]]:
+    def hidden(self, idx: Tensor, collect: tuple[int, ...] = (), loops: int = 0) -> tuple[Tensor, list[Tensor]]:
         x = rms_norm(self.tok_emb(idx))
-        return self.body(x, x, self.rotary(idx.size(1), x.dtype), collect)
+        return self.body(x, x, self.rotary(idx.size(1), x.dtype), collect, loops)
 
     def head(self, x: Tensor) -> Tensor:
         weight = self.tok_emb.weight if self.lm_head is None else self.lm_head.weight
@@ -682,17 +703,11 @@ class GPT(nn.Module):
 
     def forward(self, idx: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
         """(training objective, mean cross-entropy): the objective adds the progressive losses of the
-        listed loops; the cross-entropy alone is what `train_loss` reports."""
-        x, aux = self.hidden(idx, self.aux_loops)
+        listed loops once all loops are on; the cross-entropy alone is what `train_loss` reports."""
+        looped = self.train_loops == self.body.loops
+        x, aux = self.hidden(idx, self.aux_loops if looped else (), self.train_loops)
         loss = cross_entropy(self.head(x), targets)
-        objective = loss
-        for h in aux:
-            objective = objective + self.aux_weight * cross_entropy(self.head(h), targets)
-        return objective, loss
-
-    def ternary_l1(self) -> Tensor:
-        terms = [m.weight.abs().mean() for m in self.modules() if isinstance(m, BitLinear)]
-        return torch.stack(terms).sum() if terms else torch.zeros((), device=self.tok_emb.weight.device)
+        return loss + sum(self.aux_weight * cross_entropy(self.head(h), targets) for h in aux), loss
 
 
 def cross_entropy(logits: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:
@@ -738,7 +753,7 @@ class Muon(torch.optim.Optimizer):
     the matrices and one all-reduce assembles the updates."""
 
     def __init__(self, params, lr: float, momentum: float, backend_steps: int, weight_decay: float, ctx: Dist):
-        super().__init__(params, dict(lr=lr, momentum=momentum, backend_steps=backend_steps, weight_decay=weight_decay))
+        super().__init__(params, dict(lr=lr, base_lr=lr, momentum=momentum, backend_steps=backend_steps, weight_decay=weight_decay))
         self.ctx = ctx
 
     @torch.no_grad()
@@ -783,8 +798,6 @@ def build_optimizers(model: GPT, cfg: Hyperparameters, ctx: Dist) -> list[torch.
         adam_groups.append(dict(params=groups["head"], lr=cfg.head_lr, base_lr=cfg.head_lr, weight_decay=cfg.adam_wd))
     adam = torch.optim.AdamW(adam_groups, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps, fused=ctx.device.type == "cuda")
     muon = Muon(groups["muon"], cfg.matrix_lr, cfg.muon_momentum, cfg.muon_backend_steps, cfg.muon_wd, ctx)
-    for g in muon.param_groups:
-        g["base_lr"] = cfg.matrix_lr
     return [adam, muon]
 
 
@@ -832,17 +845,11 @@ def all_reduce_grads(params: list[nn.Parameter], ctx: Dist, average: bool):
         offset += p.numel()
 
 
-def sync_grads(model: nn.Module, ctx: Dist):
-    """Averages the training gradients over ranks."""
-    if ctx.world > 1:
-        all_reduce_grads([p for p in model.parameters() if p.requires_grad], ctx, average=True)
-
-
 def autocast(ctx: Dist):
     return torch.autocast("cuda", dtype=torch.bfloat16, enabled=ctx.device.type == "cuda")
 
 
-def train(model: GPT, cfg: Hyperparameters, ctx: Dist, data: EvalData, log: Logger) -> dict:
+def train(model: GPT, cfg: Hyperparameters, ctx: Dist, data: EvalData, log: Logger):
     loader = DistributedTokenLoader(shard_files(cfg, "train"), cfg, ctx)
     optimizers = build_optimizers(model, cfg, ctx)
     accum = grad_accum_steps(cfg, ctx)
@@ -854,11 +861,12 @@ def train(model: GPT, cfg: Hyperparameters, ctx: Dist, data: EvalData, log: Logg
             x, y = loader.next_batch(cfg.train_batch_tokens // accum)
             with autocast(ctx):
                 objective, loss = step_model(x, y)
-            if cfg.ternary_l1:
-                objective = objective + cfg.ternary_l1 * model.ternary_l1()
+            if cfg.ternary_l1:  # pushes latent weights towards 0, i.e. sparser trits
+                objective = objective + cfg.ternary_l1 * sum(m.weight.abs().mean() for m in model.modules() if isinstance(m, BitLinear))
             (objective / accum).backward()
             total += loss.detach() / accum
-        sync_grads(model, ctx)
+        if ctx.world > 1:
+            all_reduce_grads([p for p in model.parameters() if p.requires_grad], ctx, average=True)
         if cfg.grad_clip_norm:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip_norm)
         mult = lr_multiplier(step, elapsed_ms, cfg)
@@ -872,30 +880,40 @@ def train(model: GPT, cfg: Hyperparameters, ctx: Dist, data: EvalData, log: Logg
         model.zero_grad(set_to_none=True)
         return total
 
+    # Late switches: each turns on once training progress reaches its fraction (0 = from the first step).
+    switches = {"qat_on": (cfg.qat_start_frac, lambda on: set_qat(model, on))} if cfg.ternary_kinds else {}
+    if cfg.loops > 1:
+        switches["loops_on"] = (cfg.loop_start_frac, lambda on: setattr(model, "train_loops", cfg.loops if on else 1))
     if cfg.compile_warmup_steps:
-        # Prime compilation (both QAT states) outside the timed run, then restore the initial state.
+        # Prime compilation in every combination of switch states outside the timed run, then restore the
+        # initial state, so that no switch costs a recompile mid-run.
         saved = {k: v.clone() for k, v in model.state_dict().items()}
         saved_opt = [opt.state_dict() for opt in optimizers]
         for i in range(cfg.compile_warmup_steps):
-            set_qat(model, i % 2 == 1)
+            for bit, (_, apply) in enumerate(switches.values()):
+                apply(bool(i >> bit & 1))
             train_step(i, 0.0)
         model.load_state_dict(saved)
         for opt, state in zip(optimizers, saved_opt):
             opt.load_state_dict(state)
-        loader = DistributedTokenLoader(loader.stream.files, cfg, ctx)
-    set_qat(model, cfg.qat_start_frac == 0)
-    qat_on = cfg.qat_start_frac == 0 and bool(cfg.ternary_kinds)
-    if qat_on:
-        log("qat_on step:0")
+        loader = DistributedTokenLoader(loader.files, cfg, ctx)
+    for _, apply in switches.values():
+        apply(False)  # the loop switches each on when due, those at 0 before the first step
+    pending = dict(switches)
 
     cap_ms = cfg.max_wallclock_seconds * 1000
-    train_ms, step = 0.0, 0
+    train_ms, step, loss = 0.0, 0, torch.zeros((), device=ctx.device)
     sync(ctx)
     t0 = time.perf_counter()
     while True:
-        # One clock for all ranks (the slowest one), so the LR, the QAT switch and the stop agree.
-        elapsed = agreed_max(ctx, train_ms + 1000 * (time.perf_counter() - t0))
+        # One collective per step gives every rank the slowest clock (so the LR, the switches and the stop
+        # agree) and whether any rank's loss is NaN or inf.
+        elapsed, diverged = agree_step(ctx, train_ms + 1000 * (time.perf_counter() - t0), loss, step)
         last = step == cfg.iterations or (cap_ms > 0 and elapsed >= cap_ms)
+        if diverged or (last and not torch.isfinite(loss).item()):
+            log(f"abort reason:nonfinite_loss step:{step}")
+            raise DivergedError(f"the training loss is not finite at step {step}: lower the learning rates "
+                                "(MATRIX_LR, SCALAR_LR, TIED_EMBED_LR or EMBED_LR/HEAD_LR) or set GRAD_CLIP_NORM; no artifact was written")
         if (cfg.val_loss_every and step % cfg.val_loss_every == 0 and step > 0) or (last and cfg.val_loss_every):
             sync(ctx)
             train_ms += 1000 * (time.perf_counter() - t0)
@@ -906,36 +924,46 @@ def train(model: GPT, cfg: Hyperparameters, ctx: Dist, data: EvalData, log: Logg
         if last:
             break
         progress = elapsed / cap_ms if cap_ms else step / cfg.iterations
-        if not qat_on and cfg.ternary_kinds and progress >= cfg.qat_start_frac:
-            qat_on = True
-            set_qat(model, True)
-            log(f"qat_on step:{step}")
+        for name, (frac, apply) in list(pending.items()):
+            if progress >= frac:
+                apply(True)
+                log(f"{name} step:{step}")
+                del pending[name]
         loss = train_step(step, elapsed)
         step += 1
-        elapsed = train_ms + 1000 * (time.perf_counter() - t0)
         if step % cfg.train_log_every == 0 or step <= 5:
-            loss = ctx.all_reduce(loss.clone()) / ctx.world
+            mean = ctx.all_reduce(loss.clone()) / ctx.world
             now = train_ms + 1000 * (time.perf_counter() - t0)
-            log(f"step:{step}/{cfg.iterations} train_loss:{loss.item():.4f} train_time:{now:.0f}ms step_avg:{now / step:.2f}ms")
+            log(f"step:{step}/{cfg.iterations} train_loss:{mean.item():.4f} train_time:{now:.0f}ms step_avg:{now / step:.2f}ms")
     sync(ctx)
     train_ms += 1000 * (time.perf_counter() - t0)
     if step < cfg.iterations:
         log(f"stopping_early: wallclock_cap train_time:{train_ms:.0f}ms step:{step}/{cfg.iterations}")
     if ctx.device.type == "cuda":
         log(f"peak memory allocated:{torch.cuda.max_memory_allocated() // 2**20}MiB reserved:{torch.cuda.max_memory_reserved() // 2**20}MiB")
-    return {"steps": step, "train_ms": train_ms}
 
 
-def agreed_max(ctx: Dist, value: float) -> float:
-    """The largest value over ranks, known to every rank (one collective; none in one process)."""
+class DivergedError(RunError):
+    """A non-finite training loss: the run stops on every rank, writes no artifact and exits with 3."""
+
+    status = 3
+
+
+def agree_step(ctx: Dist, elapsed_ms: float, loss: Tensor, step: int) -> tuple[float, bool]:
+    """(slowest clock, any rank's loss non-finite) from the one collective the clock already needs, so
+    the check adds no host sync; in one process there is no collective and the loss is read every 10 steps."""
     if ctx.world == 1:
-        return value
-    return ctx.all_reduce(torch.tensor([value], dtype=torch.float64, device=ctx.device), dist.ReduceOp.MAX).item()
+        return elapsed_ms, step % 10 == 0 and not torch.isfinite(loss).item()
+    state = torch.stack((torch.tensor(elapsed_ms, dtype=torch.float64, device=ctx.device), (~torch.isfinite(loss)).double()))
+    elapsed, bad = ctx.all_reduce(state, dist.ReduceOp.MAX).tolist()
+    return elapsed, bad > 0
 
 
 def agree(ctx: Dist, flag: bool) -> bool:
     """True on every rank if it is true on any: ranks must take the same branch."""
-    return bool(agreed_max(ctx, float(flag)))
+    if ctx.world == 1:
+        return flag
+    return bool(ctx.all_reduce(torch.tensor([float(flag)], device=ctx.device), dist.ReduceOp.MAX).item())
 
 
 def sync(ctx: Dist):
@@ -955,7 +983,7 @@ ARTIFACT_MAGIC, ARTIFACT_VERSION = b"PGOLFART", 1
 ZSTD_LEVEL = 22
 
 
-class ArtifactError(ValueError):
+class ArtifactError(RunError):
     """An artifact that is corrupt, truncated, from another tool, or over the byte limit."""
 
 
@@ -1132,31 +1160,23 @@ def check_budget(cfg: Hyperparameters, log: Logger):
     log(f"budget_estimate bytes:{estimate} limit:{cfg.artifact_limit}")
     if estimate <= cfg.artifact_limit:
         return
+    candidates = {  # per knob, the values to try, smallest change first
+        "INT_BITS": [b for b in (cfg.int_bits - 1, cfg.int_bits - 2) if b >= 4],
+        "TERNARY_LAYERS": ["attn,mlp"] if cfg.ternary_kinds != {"attn", "mlp"} else [],
+        "MODEL_DIM": [d for d in range(cfg.model_dim - 64, 63, -64) if d % (2 * cfg.num_heads) == 0],
+        "SHARED_BLOCKS": list(range(cfg.shared_blocks - 1, 0, -1)),
+        "MLP_MULT": list(range(cfg.mlp_mult - 1, 0, -1)),
+    }
     options = []
-    candidates = [("INT_BITS", cfg.int_bits - d) for d in (1, 2) if cfg.int_bits - d >= 4]
-    candidates += [("TERNARY_LAYERS", "attn,mlp")] if cfg.ternary_kinds != {"attn", "mlp"} else []
-    candidates += [("MODEL_DIM", d) for d in range(cfg.model_dim - 64, 63, -64) if d % (2 * cfg.num_heads) == 0]
-    candidates += [("SHARED_BLOCKS", s) for s in range(cfg.shared_blocks - 1, 0, -1)]
-    candidates += [("MLP_MULT", m) for m in range(cfg.mlp_mult - 1, 0, -1)]
-    for name, value in candidates:
-        if name in {n for n, _, _ in options}:
-            continue
-        alt = dataclasses.replace(cfg, **{name.lower(): value})
-        if name == "SHARED_BLOCKS":
-            alt.num_layers = alt.prelude_layers + value + alt.coda_layers
-        est = estimate_artifact_bytes(alt)
-        if est <= cfg.artifact_limit:
-            options.append((name, value, est))
+    for name, values in candidates.items():
+        for value in values:
+            alt = dataclasses.replace(cfg, **{name.lower(): value})
+            alt.num_layers = alt.prelude_layers + alt.shared_blocks + alt.coda_layers
+            if (est := estimate_artifact_bytes(alt)) <= cfg.artifact_limit:
+                options.append((name, value, est))
+                break
     fits = "; ".join(f"{n}={v} (~{e} bytes)" for n, v, e in options) or "none of the single-knob changes tried"
     raise ConfigError(f"estimated artifact {estimate} bytes is over ARTIFACT_LIMIT={cfg.artifact_limit} by {estimate - cfg.artifact_limit} bytes; settings that fit: {fits}")
-
-
-def shrink_plan(cfg: Hyperparameters) -> list[tuple[int, int]]:
-    """(int_bits, embed_bits) to try in order: as configured, then fewer bits for block matrices, then embeddings."""
-    plan = [(cfg.int_bits, cfg.embed_bits)]
-    plan += [(b, cfg.embed_bits) for b in range(cfg.int_bits - 1, 3, -1)]
-    plan += [(min(cfg.int_bits, 4), e) for e in range(cfg.embed_bits - 1, 4, -1)]
-    return plan
 
 
 def export_artifact(model: GPT, cfg: Hyperparameters, ctx: Dist, path: str, log: Logger) -> str:
@@ -1165,7 +1185,10 @@ def export_artifact(model: GPT, cfg: Hyperparameters, ctx: Dist, path: str, log:
     error, n_code = None, code_bytes()
     if ctx.main:
         try:
-            for int_bits, embed_bits in shrink_plan(cfg):
+            # As configured, then fewer bits for block matrices, then for embeddings.
+            plan = [(b, cfg.embed_bits) for b in range(cfg.int_bits, min(cfg.int_bits, 4) - 1, -1)]
+            plan += [(min(cfg.int_bits, 4), e) for e in range(cfg.embed_bits - 1, 4, -1)]
+            for int_bits, embed_bits in plan:
                 blob, stats = encode_artifact(model, cfg, int_bits, embed_bits)
                 total = n_code + len(blob)
                 if total <= cfg.artifact_limit:
@@ -1202,39 +1225,40 @@ def export_artifact(model: GPT, cfg: Hyperparameters, ctx: Dist, path: str, log:
 # trains on targets that were scored before, so no score depends on its own or later tokens.
 
 
-def plan_windows(a0: int, a1: int, seq_len: int, stride: int) -> list[tuple[int, int, int]]:
-    """Windows scoring targets [a0, a1): the stream's first window scores a full window, the others
-    `stride` new targets each with up to seq_len tokens of context."""
-    windows, a = [], a0
-    while a < a1:
-        b = min(a1, seq_len if a == 0 else a + stride)
-        windows.append((max(0, b - seq_len), a, b))
-        a = b
-    return windows
+def plan_windows(a0: int, a1: int, seq_len: int, stride: int) -> Tensor:
+    """Windows (start, a, b), one per row, scoring targets [a0, a1): the stream's first window scores a
+    full window, the others `stride` new targets each with up to seq_len tokens of context."""
+    first = min(a1, seq_len if a0 == 0 else a0 + stride)
+    ends = torch.cat((torch.arange(first, a1, stride), torch.tensor([a1])))
+    a = torch.cat((torch.tensor([a0]), ends[:-1]))
+    return torch.stack(((ends - seq_len).clamp(min=0), a, ends), 1)
 
 
-def gather_sequences(tokens: Tensor, starts: list[int], length: int) -> Tensor:
+def gather_sequences(tokens: Tensor, starts, length: int) -> Tensor:
     """Rows tokens[s : s + length + 1]: inputs are [:, :-1], targets [:, 1:]."""
-    return tokens[torch.tensor(starts, device=tokens.device)[:, None] + torch.arange(length + 1, device=tokens.device)]
+    starts = torch.as_tensor(starts, device=tokens.device)
+    return tokens[starts[:, None] + torch.arange(length + 1, device=tokens.device)]
 
 
 @torch.no_grad()
-def score_windows(fwd, tokens: Tensor, windows, seq_len: int, batch_seqs: int, ctx: Dist, out: Tensor, offset: int, shard: bool = True):
-    """Writes the NLL of each window's targets into out[a - offset : b - offset]. With `shard`, rank r
-    takes every world-th window and the caller all-reduces `out`. Every forward has the same shape
-    (a compiled forward never recompiles): a window shorter than seq_len still feeds seq_len tokens
-    from its start, and causal attention keeps the positions before b blind to the rest."""
-    mine = windows[ctx.rank :: ctx.world] if shard else windows
+def score_windows(fwd, tokens: Tensor, windows: Tensor, seq_len: int, batch_seqs: int, ctx: Dist, out: Tensor):
+    """Writes the NLL of each window's targets into out[a:b], one scatter per batch.
+    Rank r takes every world-th window and the caller all-reduces `out`. Every forward has the same
+    shape (a compiled forward never recompiles): a window shorter than seq_len still feeds seq_len
+    tokens from its start, and causal attention keeps the positions before b blind to the rest."""
+    mine = windows[ctx.rank :: ctx.world].to(tokens.device)
     length = min(seq_len, tokens.numel() - 1)
+    cols = torch.arange(length, device=tokens.device)
     for i in range(0, len(mine), batch_seqs):
-        batch = mine[i : i + batch_seqs]
-        starts = [w[0] for w in batch]
-        seqs = gather_sequences(tokens, starts + starts[-1:] * (batch_seqs - len(batch)), length)
+        start, a, b = mine[i : i + batch_seqs].unbind(1)
+        padded = torch.cat((start, start[-1:].expand(batch_seqs - len(start))))  # repeat the last window
+        seqs = gather_sequences(tokens, padded, length)
         with autocast(ctx):
             logits = fwd(seqs[:, :-1])
-        nll = cross_entropy(logits.float(), seqs[:, 1:], reduction="none").view(batch_seqs, length)
-        for j, ((_, a, b), s) in enumerate(zip(batch, starts)):
-            out[a - offset : b - offset] = nll[j, a - s : b - s]
+        nll = cross_entropy(logits.float(), seqs[:, 1:], reduction="none").view(batch_seqs, length)[: len(start)]
+        target = start[:, None] + cols
+        scored = (target >= a[:, None]) & (target < b[:, None])
+        out[target[scored]] = nll[scored]
 
 
 def eval_stats(nll: Tensor, data: EvalData) -> tuple[float, float]:
@@ -1246,7 +1270,7 @@ def score_stream(fwd, data: EvalData, seq_len: int, stride: int, cfg: Hyperparam
     """NLL of every validation target; stride == seq_len is the non-overlapping evaluation."""
     nll = torch.zeros(data.tokens.numel() - 1, device=ctx.device)
     windows = plan_windows(0, nll.numel(), seq_len, stride)
-    score_windows(fwd, data.tokens, windows, seq_len, max(1, cfg.val_batch_size // (ctx.world * seq_len)), ctx, nll, 0)
+    score_windows(fwd, data.tokens, windows, seq_len, max(1, cfg.val_batch_size // (ctx.world * seq_len)), ctx, nll)
     return ctx.all_reduce(nll)
 
 
@@ -1259,9 +1283,9 @@ def ttt_parameters(model: GPT, spec: str) -> list[nn.Parameter]:
         chosen = [p for p in model.parameters() if p.ndim <= 1 or p is getattr(model.body, "loop_norm", None)]
     else:
         chosen = [p for block in model.body.stored_blocks()[-k:] for p in block.parameters()]
-    ids = {id(p) for p in chosen}
-    for p in model.parameters():
-        p.requires_grad_(id(p) in ids)
+    model.requires_grad_(False)
+    for p in chosen:
+        p.requires_grad_(True)
     return chosen
 
 
@@ -1271,36 +1295,7 @@ def ttt_optimizer(params, cfg: Hyperparameters) -> torch.optim.Optimizer:
     return torch.optim.AdamW(params, lr=cfg.ttt_lr, weight_decay=0.0)
 
 
-def ttt_step(fwd, params, opt, tokens: Tensor, starts: list[int], length: int, n_global: int, lr: float, ctx: Dist | None):
-    """One step on sequences tokens[s : s + length + 1]; loss summed and divided by the global token
-    count, gradients summed over ranks (ctx), so every world size takes the same step."""
-    for g in opt.param_groups:
-        g["lr"] = lr
-    opt.zero_grad(set_to_none=False)
-    ctx = ctx or Dist(device=tokens.device)
-    if starts:
-        seqs = gather_sequences(tokens, starts, length)
-        with autocast(ctx):
-            loss = cross_entropy(fwd(seqs[:, :-1]).float(), seqs[:, 1:], reduction="sum") / n_global
-        loss.backward()
-    all_reduce_grads(params, ctx, average=False)
-    opt.step()
-
-
-class EvalClock:
-    """Wall clock of the whole evaluation, against EVAL_BUDGET_SECONDS."""
-
-    def __init__(self, budget_s: float):
-        self.t0, self.budget = time.perf_counter(), budget_s
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.t0
-
-    def over(self, projected_more_s: float) -> bool:
-        return self.elapsed() + projected_more_s > self.budget
-
-
-def eval_ttt_chunk(model: GPT, fwd, data: EvalData, cfg: Hyperparameters, ctx: Dist, clock: EvalClock, log: Logger) -> Tensor:
+def eval_ttt_chunk(model: GPT, fwd, data: EvalData, cfg: Hyperparameters, ctx: Dist, deadline: float, log: Logger) -> Tensor:
     """Per chunk: score every target (no gradient), then train on that chunk; the last is not trained."""
     tokens, n, L, C = data.tokens, data.tokens.numel() - 1, cfg.eval_seq_len, cfg.ttt_chunk_tokens
     stride = cfg.eval_stride or L
@@ -1313,63 +1308,100 @@ def eval_ttt_chunk(model: GPT, fwd, data: EvalData, cfg: Hyperparameters, ctx: D
     for c in range(chunks):
         a0, a1 = c * C, min(n, (c + 1) * C)
         t = time.perf_counter()
-        part = torch.zeros(a1 - a0, device=ctx.device)
-        score_windows(fwd, tokens, plan_windows(a0, a1, L, stride), L, batch, ctx, part, a0)
-        nll[a0:a1] = ctx.all_reduce(part)
+        score_windows(fwd, tokens, plan_windows(a0, a1, L, stride), L, batch, ctx, nll)
+        ctx.all_reduce(nll[a0:a1])  # in place: every rank holds the whole chunk before training on it
         score_s += time.perf_counter() - t
         if c == chunks - 1:
             break
         projected = score_s / (c + 1) * (chunks - c - 1) + (train_s / c if c else 0.0)
-        if adapting and agree(ctx, clock.over(projected)):
+        if adapting and agree(ctx, time.perf_counter() + projected > deadline):
             adapting = False
             log(f"ttt_stopped chunk:{c} reason:budget")
         if not adapting:
             continue
         t = time.perf_counter()
         lr = cfg.ttt_lr * 0.5 * (1 + math.cos(math.pi * c / max(chunks - 2, 1)))
+        for g in opt.param_groups:
+            g["lr"] = lr
         starts = list(range(a0, a1, L))
         for _ in range(cfg.ttt_epochs):
             for i in range(0, len(starts), cfg.ttt_batch_seqs):
+                # One global batch split over ranks: the loss is divided by the whole batch's token count
+                # and the gradients summed over ranks, so every world size takes the same step.
                 step_starts = starts[i : i + cfg.ttt_batch_seqs]
-                ttt_step(fwd, params, opt, tokens, step_starts[ctx.rank :: ctx.world], L, len(step_starts) * L, lr, ctx)
+                opt.zero_grad(set_to_none=False)
+                if mine := step_starts[ctx.rank :: ctx.world]:
+                    seqs = gather_sequences(tokens, mine, L)
+                    with autocast(ctx):
+                        loss = cross_entropy(fwd(seqs[:, :-1]).float(), seqs[:, 1:], reduction="sum") / (len(step_starts) * L)
+                    loss.backward()
+                all_reduce_grads(params, ctx, average=False)
+                opt.step()
         train_s += time.perf_counter() - t
     return nll
 
 
-def doc_segments(tokens: Tensor, n: int) -> list[tuple[int, int]]:
-    """Target ranges of each document: from its BOS (predicting its first token) to the next BOS."""
+def doc_batches(tokens: Tensor, n: int, size: int) -> list[Tensor]:
+    """Documents as (first target, end) rows, from a BOS to the next, longest first, in batches of `size`
+    (the last padded with empty rows): batch-mates need about as many chunks, so few rows idle."""
     starts = sorted({0, *torch.nonzero(tokens[:n] == BOS_ID).flatten().tolist()})
-    return list(zip(starts, starts[1:] + [n]))
+    docs = sorted(zip(starts, starts[1:] + [n]), key=lambda d: (d[0] - d[1], d[0]))
+    docs += [(0, 0)] * (-len(docs) % size)
+    return list(torch.tensor(docs, dtype=torch.long, device=tokens.device).split(size))
 
 
-def eval_ttt_doc(model: GPT, fwd, data: EvalData, cfg: Hyperparameters, ctx: Dist, clock: EvalClock, log: Logger) -> Tensor:
-    """Per document: score the first TTT_PREFIX_TOKENS targets, adapt on them, score the rest, reset.
-    Documents are independent, so ranks split them and never wait on each other."""
-    tokens, n, L, P = data.tokens, data.tokens.numel() - 1, cfg.eval_seq_len, cfg.ttt_prefix_tokens
-    stride, batch = cfg.eval_stride or L, max(1, cfg.val_batch_size // (ctx.world * L))
-    docs = doc_segments(tokens, n)[ctx.rank :: ctx.world]
+def attach_lora(model: GPT, cfg: Hyperparameters, rows: int) -> list[Tensor]:
+    """Fresh fp32 adapters, one row per document, on every linear of the blocks TTT_PARAMS chooses. A is
+    the same for every document; B is zero, so a fresh adapter leaves the artifact's function unchanged."""
+    kind, k = parse_ttt_params(cfg.ttt_params, cfg.num_layers)
+    blocks = model.body.stored_blocks()[-k:] if kind == "last" else model.body.stored_blocks()
+    g, device, adapters = torch.Generator().manual_seed(cfg.seed), model.tok_emb.weight.device, []
+    for m in (m for block in blocks for m in block.modules() if isinstance(m, CastedLinear)):
+        a = (torch.rand(cfg.ttt_lora_rank, m.in_features, generator=g) * 2 - 1) / math.sqrt(m.in_features)
+        b = torch.zeros(rows, m.out_features, cfg.ttt_lora_rank, device=device)
+        m.lora = (a.repeat(rows, 1, 1).to(device).requires_grad_(), b.requires_grad_())
+        adapters += m.lora
+    model.requires_grad_(False)
+    return adapters
+
+
+def eval_ttt_doc(model: GPT, fwd, data: EvalData, cfg: Hyperparameters, ctx: Dist, deadline: float, log: Logger) -> Tensor:
+    """Per document, chunk by chunk: score TTT_DOC_CHUNK targets with the document's own fresh LoRA
+    adapters, then step them on those targets, in the same forward. A chunk's window ends at the chunk's
+    end and starts no earlier than the document's BOS. Rows never mix (batched adapters, a per-document
+    loss, an elementwise optimizer), so a score depends on its document's earlier tokens alone, whatever
+    the batching."""
+    tokens, n, L, C = data.tokens, data.tokens.numel() - 1, cfg.eval_seq_len, cfg.ttt_doc_chunk
+    batches = doc_batches(tokens, n, cfg.ttt_doc_batch)[ctx.rank :: ctx.world]
     nll = torch.zeros(n, device=ctx.device)
-    # Prefixes are scored with the artifact weights, so they can all go in one batched pass.
-    prefix_windows = [w for d0, d1 in docs for w in plan_windows(d0, min(d1, d0 + P), L, stride)]
-    score_windows(fwd, tokens, prefix_windows, L, batch, ctx, nll, 0, shard=False)
-    params = ttt_parameters(model, cfg.ttt_params)
-    saved = [p.detach().clone() for p in params]
-    todo = [(i, d) for i, d in enumerate(docs) if d[0] + P < d[1]]  # documents with targets after the prefix
     adapting, done_s = True, 0.0
-    for n_done, (i, (d0, d1)) in enumerate(todo):
+    for k, docs in enumerate(batches):
         t = time.perf_counter()
-        if adapting and clock.over(done_s / max(n_done, 1) * (len(todo) - n_done)):
+        if adapting and time.perf_counter() + done_s / max(k, 1) * (len(batches) - k) > deadline:
             adapting = False
-            log(f"ttt_stopped doc:{i * ctx.world + ctx.rank} reason:budget")
-        if adapting:
-            opt = ttt_optimizer(params, cfg)
-            for _ in range(cfg.ttt_epochs):
-                ttt_step(fwd, params, opt, tokens, [d0], P, P, cfg.ttt_lr, None)
-        score_windows(fwd, tokens, plan_windows(d0 + P, d1, L, stride), L, batch, ctx, nll, 0, shard=False)
-        with torch.no_grad():
-            for p, s in zip(params, saved):
-                p.copy_(s)
+            log(f"ttt_stopped doc:{k * ctx.world * cfg.ttt_doc_batch} reason:budget")
+        opt = ttt_optimizer(attach_lora(model, cfg, len(docs)), cfg)
+        d0, d1 = docs.unbind(1)
+        for j in range(-(-int((d1 - d0).max()) // C)):
+            w = min((j + 1) * C, L)  # the document so far, at most L tokens, ending at the chunk's end
+            start = d0 + (j + 1) * C - w
+            seqs = tokens[(start[:, None] + torch.arange(w + 1, device=ctx.device)).clamp(max=n)]
+            target = start[:, None] + torch.arange(w, device=ctx.device)
+            chunk = (target >= d0[:, None] + j * C) & (target < d1[:, None])
+            for epoch in range(cfg.ttt_epochs if adapting else 1):
+                with torch.set_grad_enabled(adapting), autocast(ctx):
+                    ce = cross_entropy(fwd(seqs[:, :-1]).float(), seqs[:, 1:], reduction="none").view(len(docs), w)
+                if epoch == 0:
+                    nll[target[chunk]] = ce.detach()[chunk]  # scored before this chunk's step
+                if adapting:
+                    opt.zero_grad(set_to_none=False)
+                    per_doc = torch.where(chunk, ce, 0.0).sum(1) / chunk.sum(1).clamp(min=1)
+                    per_doc.sum().backward()
+                    opt.step()
         done_s += time.perf_counter() - t
+    for m in model.modules():
+        if isinstance(m, CastedLinear):
+            m.lora = None
     return ctx.all_reduce(nll)
 
 
@@ -1377,13 +1409,14 @@ def evaluate(model: GPT, data: EvalData, cfg: Hyperparameters, ctx: Dist, log: L
     """The configured evaluation of the reloaded artifact, phase by phase; the last phase is the score."""
     model.eval()
     fwd = torch.compile(model.logits, dynamic=False) if cfg.compile and ctx.device.type == "cuda" else model.logits
-    clock, L = EvalClock(cfg.eval_budget_seconds), cfg.eval_seq_len
+    t0, L = time.perf_counter(), cfg.eval_seq_len
+    deadline = t0 + cfg.eval_budget_seconds  # TTT stops adapting when it projects to overrun this
     phases = [("final_roundtrip", lambda: score_stream(fwd, data, L, L, cfg, ctx), "")]
     if cfg.eval_stride:
         phases.append(("final_sliding", lambda: score_stream(fwd, data, L, cfg.eval_stride, cfg, ctx), f" stride:{cfg.eval_stride}"))
     if cfg.ttt != "off":
         run = eval_ttt_chunk if cfg.ttt == "chunk" else eval_ttt_doc
-        phases.append(("final_ttt", lambda: run(model, fwd, data, cfg, ctx, clock, log), f" mode:{cfg.ttt}"))
+        phases.append(("final_ttt", lambda: run(model, fwd, data, cfg, ctx, deadline, log), f" mode:{cfg.ttt}"))
     for name, phase, extra in phases:
         sync(ctx)
         t = time.perf_counter()
@@ -1391,7 +1424,7 @@ def evaluate(model: GPT, data: EvalData, cfg: Hyperparameters, ctx: Dist, log: L
         sync(ctx)
         val_loss, val_bpb = eval_stats(nll, data)
         log(f"{name} val_loss:{val_loss:.8f} val_bpb:{val_bpb:.8f}{extra} eval_time:{1000 * (time.perf_counter() - t):.0f}ms")
-    log(f"eval_total time:{1000 * clock.elapsed():.0f}ms budget:{1000 * cfg.eval_budget_seconds:.0f}ms")
+    log(f"eval_total time:{1000 * (time.perf_counter() - t0):.0f}ms budget:{1000 * cfg.eval_budget_seconds:.0f}ms")
     if cfg.eval_dump and ctx.main:
         np.save(cfg.eval_dump, nll.float().cpu().numpy())
     return val_bpb
@@ -1423,15 +1456,6 @@ def check_output_folders(cfg: Hyperparameters):
             raise ConfigError(f"{name}={path}: its folder {folder} is not writable")
 
 
-def build_model(cfg: Hyperparameters, ctx: Dist, log: Logger) -> GPT:
-    torch.manual_seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    model = GPT(cfg).to(ctx.device)
-    stored, effective = count_params(model, cfg)
-    log(f"model_params stored:{stored} effective:{effective}")
-    return model
-
-
 def main():
     ctx = setup_distributed()
     try:
@@ -1451,13 +1475,17 @@ def main():
         data = load_eval_data(cfg, ctx)
         log(f"val_tokens:{data.tokens.numel() - 1} val_bytes:{int(data.target_bytes.sum().item())}")
         if not cfg.eval_artifact:
-            model = build_model(cfg, ctx, log)
+            torch.manual_seed(cfg.seed)
+            model = GPT(cfg).to(ctx.device)
+            stored, effective = count_params(model, cfg)
+            log(f"model_params stored:{stored} effective:{effective}")
             train(model, cfg, ctx, data, log)
             path = export_artifact(model, cfg, ctx, cfg.artifact_path, log)
             model, cfg = model_from_artifact(path, cfg, ctx)
         final = evaluate(model, data, cfg, ctx, log)
         log(f"final val_bpb:{final:.8f}")
-        ctx.barrier()  # no rank tears the group down while a peer still works (gloo can abort otherwise)
+        if ctx.world > 1:
+            dist.barrier()  # no rank tears the group down while a peer still works (gloo can abort otherwise)
     finally:
         if ctx.world > 1 and dist.is_initialized():
             dist.destroy_process_group()
@@ -1466,6 +1494,6 @@ def main():
 if __name__ == "__main__":
     try:
         main()
-    except (ConfigError, DataError, ArtifactError) as exc:
+    except RunError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(exc.status)

@@ -22,7 +22,7 @@ torch.set_num_threads(2)
 
 TINY = {
     "VOCAB_SIZE": "64", "MODEL_DIM": "32", "NUM_HEADS": "2", "NUM_KV_HEADS": "1", "NUM_LAYERS": "2",
-    "MLP_MULT": "2", "TRAIN_SEQ_LEN": "16", "TRAIN_BATCH_TOKENS": "64", "TTT_PREFIX_TOKENS": "8",
+    "MLP_MULT": "2", "TRAIN_SEQ_LEN": "16", "TRAIN_BATCH_TOKENS": "64", "TTT_DOC_CHUNK": "8", 
     "TTT_CHUNK_TOKENS": "32", "EVAL_STRIDE": "4", "VAL_BATCH_SIZE": "64",
 }
 
@@ -85,5 +85,5 @@ def sample_env(tmp_path):
         "MODEL_DIM": "32", "NUM_HEADS": "2", "NUM_KV_HEADS": "1", "NUM_LAYERS": "2", "TRAIN_SEQ_LEN": "32",
         "TRAIN_BATCH_TOKENS": "256", "ITERATIONS": "6", "MAX_WALLCLOCK_SECONDS": "0", "WARMUP_STEPS": "2",
         "WARMDOWN_ITERS": "3", "TRAIN_LOG_EVERY": "1", "VAL_BATCH_SIZE": "1024", "EVAL_STRIDE": "16",
-        "TTT_CHUNK_TOKENS": "512", "TTT_PREFIX_TOKENS": "16",
+        "TTT_CHUNK_TOKENS": "512", "TTT_DOC_CHUNK": "16",
     }

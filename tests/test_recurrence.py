@@ -1,13 +1,14 @@
 import torch
 from hypothesis import given, strategies as st
 
-from conftest import tg, tiny_model
+from conftest import TINY, tg, tiny_model
 
 shapes = st.tuples(st.integers(0, 1), st.integers(1, 2), st.integers(2, 4), st.integers(0, 1), st.integers(0, 3))
 
 
 def recurrent(seed, shape, **env):
     prelude, shared, loops, coda, rank = shape
+    env = {"LOOP_INJECT": 1, "LOOP_NORM": 1, **env}
     return tiny_model(seed, PRELUDE_LAYERS=prelude, SHARED_BLOCKS=shared, LOOPS=loops, CODA_LAYERS=coda,
                       LOOP_RANK=rank, NUM_LAYERS="", **env)
 
@@ -83,7 +84,7 @@ def test_one_loop_without_prelude_or_coda_is_exactly_the_flat_model(layers, seed
 
 @given(st.integers(1, 6), st.integers(0, 5))
 def test_shared_weights_are_stored_once(loops, seed):
-    model, cfg = tiny_model(seed, LOOPS=loops, SHARED_BLOCKS=2, NUM_LAYERS="", LOOP_RANK=0)
+    model, cfg = tiny_model(seed, LOOPS=loops, SHARED_BLOCKS=2, NUM_LAYERS="", LOOP_RANK=0, LOOP_INJECT=1, LOOP_NORM=1)
     blob, _ = tg.encode_artifact(model, cfg, 6, 8)
     loop_bytes = 4 * (model.body.loop_norm.numel() + model.body.loop_inject.numel()) if loops > 1 else 0
     one_loop = tiny_model(seed, LOOPS=1, SHARED_BLOCKS=2, NUM_LAYERS="")
@@ -94,19 +95,72 @@ def test_shared_weights_are_stored_once(loops, seed):
     assert effective - stored == (loops - 1) * shared
 
 
-def test_compiled_training_does_not_recompile_across_steps_loops_or_the_qat_switch(monkeypatch):
+def count_shared_passes(model):
+    calls = []
+    model.body.shared[0].register_forward_hook(lambda m, a, o: calls.append(1))
+    return calls
+
+
+@given(st.sampled_from([(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 2), (1, 1, 2)]), st.integers(0, 10))
+def test_each_per_loop_parameter_exists_only_when_switched_on(flags, seed):
+    inject, norm, rank = flags
+    model, _ = tiny_model(seed, LOOPS=3, SHARED_BLOCKS=1, PRELUDE_LAYERS=1, NUM_LAYERS="", LOOP_INJECT=inject, LOOP_NORM=norm, LOOP_RANK=rank)
+    names = {n.split(".")[1] for n, _ in model.named_parameters() if ".loop_" in n}
+    assert names == {n for n, on in (("loop_inject", inject), ("loop_norm", norm), ("loop_signal_coef", rank), ("loop_signal_basis", rank)) if on}
+    calls = count_shared_passes(model)
+    with torch.no_grad():
+        model.logits(torch.randint(0, 64, (1, 8)))
+    assert len(calls) == 3  # with no per-loop parameter at all, the loops are plain weight sharing
+
+
+def test_late_loops_switch_on_at_their_fraction_and_evaluation_always_loops(tmp_path):
+    from conftest import write_dataset
+
+    data = write_dataset(tmp_path / "d", n_train=4000, n_val=200)
+    cfg = tg.Hyperparameters.from_env(env={**TINY, "DATA_PATH": str(data), "VOCAB_SIZE": "1024", "ITERATIONS": "6",
+                                           "MAX_WALLCLOCK_SECONDS": "0", "VAL_LOSS_EVERY": "0", "NUM_LAYERS": "", "PRELUDE_LAYERS": "1",
+                                           "SHARED_BLOCKS": "1", "CODA_LAYERS": "1", "LOOPS": "3", "LOOP_START_FRAC": "0.5",
+                                           "PROGRESSIVE_LOSS_LOOPS": "2"}, cuda=False)
+    torch.manual_seed(0)
+    model = tg.GPT(cfg)
+    calls, heads, log = count_shared_passes(model), [], []
+    original = model.head
+    model.head = lambda h: (heads.append(1), original(h))[1]
+    per_step = []
+    model.register_forward_hook(lambda m, a, o: per_step.append((len(calls), len(heads))))
+    tg.train(model, cfg, tg.Dist(), None, log.append)
+    assert [line for line in log if line.startswith("loops_on")] == ["loops_on step:3"]
+    passes = [c - p[0] for c, p in zip([s[0] for s in per_step], [(0, 0)] + per_step)]
+    heads_per_step = [h - p[1] for h, p in zip([s[1] for s in per_step], [(0, 0)] + per_step)]
+    assert passes == [1, 1, 1, 3, 3, 3]
+    assert heads_per_step == [1, 1, 1, 2, 2, 2]  # the progressive loss only once loops are on
+    model.train_loops = 1
+    before = len(calls)
+    with torch.no_grad():
+        model.logits(torch.randint(0, 1024, (1, 8)))
+    assert len(calls) - before == 3  # evaluation runs every loop whatever training did
+
+
+def test_compiled_training_does_not_recompile_across_steps_loops_or_the_switches(monkeypatch):
     import torch._dynamo
 
     torch._dynamo.reset()
-    monkeypatch.setattr(torch._dynamo.config, "error_on_recompile", True)
     model, cfg = tiny_model(1, LOOPS=3, SHARED_BLOCKS=1, NUM_LAYERS="", PRELUDE_LAYERS=1, PROGRESSIVE_LOSS_LOOPS="1,2")
-    tg.set_qat(model, False)
     compiled = torch.compile(model, backend="aot_eager", dynamic=False)
     x, y = torch.randint(0, 64, (2, 16)), torch.randint(0, 64, (2, 16))
-    losses = []
-    for step in range(4):
-        tg.set_qat(model, step >= 2)  # a recompile here would raise
+
+    def step(qat, loops):
+        tg.set_qat(model, qat)
+        model.train_loops = loops
         loss = compiled(x, y)[0]
         loss.backward()
-        losses.append(loss.item())
-    assert losses[2] != losses[1]  # the switch changed the compiled forward
+        return loss.item()
+
+    for qat in (False, True):  # priming, as the compile warm-up does: every combination of switch states
+        for loops in (1, 3):
+            step(qat, loops)
+    monkeypatch.setattr(torch._dynamo.config, "error_on_recompile", True)
+    losses = [step(False, 1), step(False, 1), step(True, 1), step(True, 3), step(True, 3)]  # a recompile would raise
+    assert losses[2] != losses[1] and losses[3] != losses[2]  # each switch changed the compiled forward
+    with torch.no_grad():
+        assert abs(model(x, y)[0].item() - losses[-1]) < 1e-4  # compiled == eager with loops and QAT on

@@ -114,3 +114,124 @@ def test_plot_tool_reads_train_and_validation_points(tmp_path):
                    "step:2/9 val_loss:5.9000 val_bpb:3.1000 train_time:2000ms step_avg:1000.00ms\n"
                    "final val_bpb:3.1\n")
     assert plot_logs.curves(log) == ([(1.0, 6.5), (2.0, 6.0)], [(2.0, 5.9)])
+
+
+def fake_torch(folder, body):
+    """A folder to put first on PYTHONPATH whose `import torch` is `body`."""
+    (folder / "torch").mkdir(parents=True)
+    (folder / "torch" / "__init__.py").write_text(body)
+    return folder
+
+
+@pytest.mark.parametrize("body, decision", [
+    ('__version__ = "2.3.1"\n', "torch:install torch==2.13.0"),
+    ('__version__ = "2.6.0a0+git1234"\n', "torch:keep 2.6.0a0+git1234"),
+    ('__version__ = "2.11.0+cu130"\n', "torch:keep 2.11.0+cu130"),
+    ('raise ModuleNotFoundError("No module named \'torch\'")\n', "torch:install torch==2.13.0"),
+], ids=["old", "prerelease", "cuda", "missing"])
+def test_pod_install_keeps_a_torch_of_2_5_or_newer(tmp_path, body, decision):
+    import os
+
+    env = {"PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin", "HOME": str(tmp_path),
+           "PYTHONPATH": str(fake_torch(tmp_path / "site", body)), "OUT_DIR": str(tmp_path / "out")}
+    done = subprocess.run(["bash", str(ROOT / "run_8xh100.sh"), "--dry-run"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stdout.splitlines() if line.startswith("torch:")] == [decision]
+    installs = [line for line in done.stdout.splitlines() if "pip install" in line]
+    assert installs[0] == "+ python3 -m pip install -q numpy sentencepiece zstandard hypothesis pytest"
+    assert ("+ python3 -m pip install -q torch==2.13.0" in installs) == decision.startswith("torch:install")
+    assert "torch==2.13.0" in (ROOT / "requirements.txt").read_text().split()
+
+
+# summarize --against: the challenge's record rule (>= 0.005 nats lower val_loss at p < 0.01).
+
+
+def seed_logs(folder, name, losses, **kw):
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, loss in enumerate(losses):
+        paths.append(folder / f"{name}{i}.log")
+        paths[-1].write_text(synthetic_log(i, bpb=loss / 1.7, loss=loss, **kw))
+    return [str(p) for p in paths]
+
+
+def against(capsys, new, ref):
+    code = summarize.main([*new, "--against", *ref])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_against_a_clear_win_is_a_record_and_a_small_one_is_not(tmp_path, capsys):
+    ref_logs = seed_logs(tmp_path / "ref", "r", [1.920, 1.921, 1.919])
+    reference = tmp_path / "submission.json"  # our own shape, as summarize writes it
+    reference.write_text(json.dumps(summarize.summarize([ROOT / p for p in ref_logs], {})))
+    code, out, _ = against(capsys, seed_logs(tmp_path / "win", "n", [1.900, 1.901, 1.899]), [str(reference)])
+    assert code == 0 and "verdict: new record" in out and "delta_nats: -0.02000000" in out
+    assert f"delta_bpb: {-0.02 / 1.7:+.8f}" in out
+    code, out, _ = against(capsys, seed_logs(tmp_path / "small", "n", [1.917, 1.918, 1.916]), ref_logs)
+    assert code == 1 and "verdict: not a record: improvement 0.00300 nats is below 0.005" in out
+
+
+def test_against_a_noisy_win_fails_on_the_p_value(tmp_path, capsys):
+    """Welch, one-sided, against reference - 0.005: t = -0.025 / sqrt(2 * 0.01**2 / 3) = -3.062 with
+    4 degrees of freedom, p = 0.0188 (t table), not below 0.01 although the mean wins by 0.03 nats."""
+    reference = tmp_path / "challenge.json"  # the challenge's shape: seed -> results
+    reference.write_text(json.dumps({"val_loss": 1.94, "seed_results": {
+        "1337": {"val_loss": 1.93, "val_bpb": 1.14}, "42": {"val_loss": 1.94, "val_bpb": 1.15}, "7": {"val_loss": 1.95, "val_bpb": 1.16}}}))
+    code, out, _ = against(capsys, seed_logs(tmp_path / "new", "n", [1.90, 1.91, 1.92]), [str(reference)])
+    p_value = float(out.split("p_value: ")[1].split()[0])
+    assert code == 1 and p_value == pytest.approx(0.0188, abs=2e-4)
+    assert "verdict: not a record: p 0.0188 is not below 0.01" in out and "Welch" in out
+
+
+@given(st.lists(st.floats(1.8, 2.0), min_size=2, max_size=5), st.lists(st.floats(1.8, 2.0), min_size=2, max_size=5))
+def test_against_never_calls_a_small_win_a_record(new, ref):
+    rows = lambda losses: [{"val_loss": v, "val_bpb": v / 1.7} for v in losses]  # noqa: E731
+    result = summarize.compare(rows(new), rows(ref), "new", "ref")
+    improvement = sum(ref) / len(ref) - sum(new) / len(new)
+    assert result["delta_nats"] == pytest.approx(-improvement, abs=1e-12)
+    assert result["record"] == (improvement >= 0.005 and result["p_value"] < 0.01)
+    if abs(improvement - 0.005) > 1e-9:
+        assert (result["p_value"] < 0.5) == (improvement > 0.005)  # the test is one-sided, shifted by 0.005
+
+
+def test_against_bad_input_is_a_message_and_status_2(tmp_path, capsys):
+    new = seed_logs(tmp_path / "new", "n", [1.90, 1.91])
+    ref = seed_logs(tmp_path / "ref", "r", [1.95, 1.96])
+    unfinished = seed_logs(tmp_path / "bad", "u", [1.9], finished=False)
+    (tmp_path / "broken.json").write_text('{"seed_results": {"1": ')
+    (tmp_path / "means.json").write_text(json.dumps({"val_loss": 1.9, "val_bpb": 1.1}))
+    (tmp_path / "bpb_only.json").write_text(json.dumps({"seeds": [1, 2], "seed_scores": [1.1, 1.2]}))
+    (tmp_path / "text.json").write_text(json.dumps({"seed_results": {"1": {"val_loss": "low"}, "2": {"val_loss": 1.9}}}))
+    cases = [
+        (new[:1] + unfinished, ref, "u0.log: failed: no final val_bpb line"),
+        (new[:1], ref, "1 seed(s); a t-test needs at least 2"),
+        (new, ref[:1], "1 seed(s); a t-test needs at least 2"),
+        (new, [str(tmp_path / "broken.json")], "broken.json: not valid JSON"),
+        (new, [str(tmp_path / "means.json")], "means.json: no per-seed results"),
+        (new, [str(tmp_path / "bpb_only.json")], "bpb_only.json: the per-seed results have no val_loss"),
+        (new, [str(tmp_path / "text.json")], "text.json: seed 1 has a non-numeric val_loss"),
+        (new, [str(tmp_path / "missing.json")], "missing.json: cannot read"),
+    ]
+    for logs, reference, message in cases:
+        code, out, err = against(capsys, logs, reference)
+        assert code == 2 and message in err and "verdict" not in out, (message, err)
+
+
+def test_against_without_scipy_says_how_to_install_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "scipy", None)
+    monkeypatch.setitem(sys.modules, "scipy.stats", None)
+    code, _, err = against(capsys, seed_logs(tmp_path, "n", [1.9, 1.91]), seed_logs(tmp_path, "r", [1.95, 1.96]))
+    assert code == 2 and "summarize --against needs scipy: pip install scipy" in err
+    requirements = (ROOT / "tools" / "requirements.txt").read_text().split()
+    assert "scipy" in requirements and "matplotlib" in requirements
+
+
+def test_a_diverged_seed_is_flagged_with_its_step(tmp_path):
+    log = tmp_path / "nan.log"
+    log.write_text(synthetic_log(3, finished=False).split("artifact path:")[0] + "abort reason:nonfinite_loss step:12\n")
+    run = summarize.parse_log(log)
+    assert not run["valid"] and run["problems"] == ["diverged: non-finite training loss at step 12"]
+    (tmp_path / "ok.log").write_text(synthetic_log(1))
+    out = summarize.summarize([log, tmp_path / "ok.log"], {})
+    assert out["seeds"] == [1] and out["seed_results"][0]["problems"][0].startswith("diverged")

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from conftest import log_values, run_script, tg, tiny_cfg, write_dataset
@@ -85,3 +86,36 @@ def test_compile_priming_steps_leave_no_trace(tmp_path):
         tg.train(model, cfg, tg.Dist(), None, lambda msg: None)
         runs.append(model.state_dict())
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+
+
+def diverging_run(sample_env, tmp_path, nproc=0):
+    lrs = {k: "1e30" for k in ("MATRIX_LR", "SCALAR_LR", "TIED_EMBED_LR")}
+    done = run_script({**sample_env, **lrs, "ITERATIONS": "40", "ARTIFACT_PATH": str(tmp_path / "a.pgolf")}, tmp_path, nproc=nproc)
+    abort = [int(line.split("step:")[1]) for line in done.stdout.splitlines() if line.startswith("abort reason:nonfinite_loss step:")]
+    losses = log_values(done.stdout, "step:", "train_loss")
+    first_bad = next(i + 1 for i, v in enumerate(losses) if not np.isfinite(v))  # train_loss is logged every step
+    assert done.returncode != 0 and not (tmp_path / "a.pgolf").exists() and "final val_bpb" not in done.stdout
+    assert len(abort) == 1, done.stderr[-2000:]
+    return done, abort[0], first_bad
+
+
+def test_a_diverging_run_stops_with_status_3_and_writes_no_artifact(sample_env, tmp_path):
+    done, abort_step, first_bad = diverging_run(sample_env, tmp_path)
+    assert done.returncode == 3 and "Traceback" not in done.stderr
+    assert first_bad <= abort_step < first_bad + 10  # one process reads the loss every 10 steps
+    assert done.stderr.startswith(f"error: the training loss is not finite at step {abort_step}") and "MATRIX_LR" in done.stderr
+
+
+def test_divergence_on_two_processes_stops_every_rank_at_that_step(sample_env, tmp_path):
+    done, abort_step, first_bad = diverging_run(sample_env, tmp_path, nproc=2)
+    assert abort_step == first_bad  # the per-step clock agreement carries the check
+    assert done.stderr.count(f"error: the training loss is not finite at step {abort_step}") == 2  # both ranks stop
+    assert "exitcode: 3" in done.stderr  # torchrun itself exits 1 and names the workers' status
+
+
+@pytest.mark.parametrize("module", ["zstandard", "sentencepiece"])
+def test_a_missing_dependency_is_a_message_not_a_traceback(module, tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(f"import sys\nsys.modules[{module!r}] = None  # as if not installed\n")
+    done = run_script({"PYTHONPATH": str(tmp_path)}, tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"error: {module} is not installed: pip install {module}"

@@ -1,22 +1,38 @@
 """Builds a challenge submission.json from the per-seed logs of train_gpt.py.
 
-Every number is read from the logs. A seed whose log has no `final val_bpb:` line (it failed),
-whose artifact is over 16,000,000 bytes, or whose training or evaluation ran past 600 s is listed
-with its problems and left out of the summary; if no seed is valid, the summary says so.
+Every number is read from the logs. A seed whose log has no `final val_bpb:` line (it failed, or
+diverged: `abort reason:nonfinite_loss`), whose artifact is over 16,000,000 bytes, or whose
+training or evaluation ran past 600 s is listed with its problems and left out of the summary; if
+no seed is valid, the summary says so.
 
     python tools/summarize.py runs/<tag>/seed*.log --out runs/<tag>/submission.json \
         --author "Name" --github-id handle --name "Run name" --blurb "What it does"
+
+With --against (a reference submission.json, or the reference's seed logs) it also says whether
+the logs beat the reference by the challenge's rule: at least 0.005 nats lower val_loss at
+p < 0.01, by Welch's one-sided t-test (needs scipy, an optional dependency):
+
+    python tools/summarize.py runs/new/seed*.log --against records/<best>/submission.json
 """
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 
 BYTE_LIMIT = 16_000_000
 TIME_LIMIT_MS = 600_000
+# The challenge's record rule: beat the current record by at least 0.005 nats at p < 0.01.
+RECORD_MARGIN_NATS = 0.005
+RECORD_P_VALUE = 0.01
+
+
+class InputError(ValueError):
+    """A log or submission.json that cannot be compared; the message names the file."""
 
 
 def fields(line: str) -> dict:
@@ -54,6 +70,9 @@ def parse_log(path: Path) -> dict:
             final_phase = f
         elif line.startswith("eval_total "):
             run["eval_time_ms"] = number(f["time"])
+        elif line.startswith("abort "):
+            step = f.get("step", "?")
+            run["abort"] = {"reason": f.get("reason", "unknown"), "step": int(step) if step.isdigit() else step}
         elif line.startswith("final val_bpb:"):
             run["val_bpb"] = float(f["val_bpb"])
             if final_phase is not None:
@@ -65,7 +84,12 @@ def parse_log(path: Path) -> dict:
 
 def problems(run: dict) -> list[str]:
     found = []
-    if "val_bpb" not in run:
+    abort = run.get("abort")
+    if abort and abort["reason"] == "nonfinite_loss":
+        found.append(f"diverged: non-finite training loss at step {abort['step']}")
+    elif abort:
+        found.append(f"failed: aborted ({abort['reason']}) at step {abort['step']}")
+    elif "val_bpb" not in run:
         found.append("failed: no final val_bpb line")
     if run.get("bytes_total", 0) > BYTE_LIMIT:
         found.append(f"artifact over limit: {run['bytes_total']} > {BYTE_LIMIT} bytes")
@@ -105,16 +129,164 @@ def summarize(paths: list[Path], meta: dict) -> dict:
     return summary
 
 
+# -----------------------------------------------------------------------------
+# Significance against a reference (--against)
+# -----------------------------------------------------------------------------
+# The challenge accepts a record that beats the current one "by at least 0.005 nats" and shows it
+# "at p < 0.01"; it names no test. Seeds are few (usually 3) and their spreads differ between
+# runs, so the test here is Welch's t-test (unequal variances), one-sided: is the new mean
+# val_loss below the reference's mean minus 0.005 nats?
+
+
+def finite_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def seeds_from_logs(paths: list[Path]) -> list[dict]:
+    """Per-seed val_loss/val_bpb of seed logs; a log that is not a valid finished run is an error."""
+    rows = []
+    for path in paths:
+        try:
+            run = parse_log(path)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        except (KeyError, ValueError) as exc:
+            raise InputError(f"{path}: not a train_gpt.py log (unreadable line: {exc})") from None
+        if run["problems"]:
+            raise InputError(f"{path}: {'; '.join(run['problems'])}")
+        if "val_loss" not in run:
+            raise InputError(f"{path}: no final_* line with val_loss before the final val_bpb line")
+        rows.append({"seed": run.get("seed"), "val_loss": run["val_loss"], "val_bpb": run["val_bpb"]})
+    return rows
+
+
+def seeds_from_submission(path: Path) -> list[dict]:
+    """Per-seed results of a submission.json, in the shapes the records use: ours (`seed_results`, a
+    list of per-log dicts with `valid`), the challenge's (`seed_results` or `seeds`, a dict from seed
+    to {val_loss, val_bpb, ...}), or `seeds` + `seed_scores` (val_bpb only)."""
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    rows = None
+    for key in ("seed_results", "seeds"):
+        entries = data.get(key)
+        if isinstance(entries, list) and entries and all(isinstance(e, dict) for e in entries):
+            rows = [e for e in entries if e.get("valid", True)]
+        elif isinstance(entries, dict) and entries and all(isinstance(e, dict) for e in entries.values()):
+            rows = [{"seed": seed, **e} for seed, e in entries.items()]
+        if rows is not None:
+            break
+    if rows is None and isinstance(data.get("seed_scores"), list):
+        rows = [{"val_bpb": v} for v in data["seed_scores"]]
+    if rows is None:
+        raise InputError(f"{path}: no per-seed results (expected `seed_results` or `seeds` with one entry per seed); "
+                         "a t-test needs each seed's score, not only the mean")
+    for i, row in enumerate(rows):
+        for key in ("val_loss", "val_bpb"):
+            if key in row and not finite_number(row[key]):
+                raise InputError(f"{path}: seed {row.get('seed', i)} has a non-numeric {key}: {row[key]!r}")
+    if not all("val_loss" in row for row in rows):
+        raise InputError(f"{path}: the per-seed results have no val_loss; the record rule is in nats (val_loss), "
+                         "so it cannot be tested from val_bpb alone")
+    return [{"seed": row.get("seed"), "val_loss": float(row["val_loss"]), "val_bpb": row.get("val_bpb")} for row in rows]
+
+
+def load_reference(paths: list[Path]) -> list[dict]:
+    if len(paths) == 1 and paths[0].suffix == ".json":
+        return seeds_from_submission(paths[0])
+    return seeds_from_logs(paths)
+
+
+def compare(new: list[dict], ref: list[dict], new_name: str, ref_name: str) -> dict:
+    """Deltas (new - reference) and the one-sided Welch test of the record rule."""
+    for rows, name in ((new, new_name), (ref, ref_name)):
+        if len(rows) < 2:
+            raise InputError(f"{name}: {len(rows)} seed(s); a t-test needs at least 2 seeds on each side")
+    from scipy import stats  # optional dependency, needed only here
+
+    new_loss, ref_loss = [r["val_loss"] for r in new], [r["val_loss"] for r in ref]
+    with warnings.catch_warnings():  # identical values warn about precision; the result is still defined
+        warnings.simplefilter("ignore", RuntimeWarning)
+        test = stats.ttest_ind(new_loss, [v - RECORD_MARGIN_NATS for v in ref_loss], equal_var=False, alternative="less")
+    out = {"delta_nats": statistics.fmean(new_loss) - statistics.fmean(ref_loss), "p_value": float(test.pvalue),
+           "delta_bpb": None}
+    if all(r["val_bpb"] is not None for r in new + ref):
+        out["delta_bpb"] = statistics.fmean(r["val_bpb"] for r in new) - statistics.fmean(r["val_bpb"] for r in ref)
+    improvement, p = -out["delta_nats"], out["p_value"]
+    reasons = []
+    if not improvement >= RECORD_MARGIN_NATS:
+        reasons.append(f"improvement {improvement:.5f} nats is below {RECORD_MARGIN_NATS}")
+    if math.isnan(p):
+        reasons.append("p-value undefined (no spread and no difference)")
+    elif not p < RECORD_P_VALUE:
+        reasons.append(f"p {p:.4g} is not below {RECORD_P_VALUE}")
+    out["record"] = not reasons
+    out["verdict"] = (f"new record (improvement {improvement:.5f} nats >= {RECORD_MARGIN_NATS}, p {p:.4g} < {RECORD_P_VALUE})"
+                      if not reasons else "not a record: " + "; ".join(reasons))
+    return out
+
+
+def describe(rows: list[dict], name: str) -> str:
+    loss = [r["val_loss"] for r in rows]
+    text = f"{name}: seeds:{len(rows)} val_loss_mean:{statistics.fmean(loss):.8f} val_loss_std:{statistics.stdev(loss):.8f}"
+    if all(r["val_bpb"] is not None for r in rows):
+        text += f" val_bpb_mean:{statistics.fmean(r['val_bpb'] for r in rows):.8f}"
+    return text
+
+
+def report_against(logs: list[Path], against: list[Path]) -> int:
+    """Prints the comparison; 0 = a record by the rule, 1 = not a record, 2 = bad input."""
+    try:
+        import scipy.stats  # noqa: F401
+    except ImportError:
+        print("summarize --against needs scipy: pip install scipy", file=sys.stderr)
+        return 2
+    try:
+        new, ref = seeds_from_logs(logs), load_reference(against)
+        result = compare(new, ref, ", ".join(map(str, logs)), ", ".join(map(str, against)))
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(describe(new, "new"))
+    print(describe(ref, "reference"))
+    bpb = f"{result['delta_bpb']:+.8f}" if result["delta_bpb"] is not None else "n/a (the reference has no per-seed val_bpb)"
+    print(f"delta_bpb: {bpb} (new - reference)")
+    print(f"delta_nats: {result['delta_nats']:+.8f} (new - reference val_loss, nats per token)")
+    print(f"p_value: {result['p_value']:.6g} (Welch's t-test, one-sided: new val_loss < reference val_loss - {RECORD_MARGIN_NATS} nats)")
+    if result["delta_bpb"] is not None and result["delta_bpb"] * result["delta_nats"] < 0:
+        print("warning: delta_bpb and delta_nats disagree in sign: the two sides likely use different tokenizers, "
+              "whose nats per token are not comparable")
+    print(f"verdict: {result['verdict']}")
+    return 0 if result["record"] else 1
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=(
+        "--against tests the challenge's record rule (at least 0.005 nats lower val_loss at p < 0.01) with Welch's "
+        "t-test (unequal variances), one-sided: new val_loss against reference val_loss - 0.005, alternative 'less'."))
     p.add_argument("logs", nargs="+", type=Path)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Path, help="write submission.json here (required without --against)")
+    p.add_argument("--against", nargs="+", type=Path, metavar="REF",
+                   help="reference submission.json or seed logs: prints delta_bpb, delta_nats, the p-value of Welch's "
+                        "one-sided t-test (new val_loss < reference - 0.005 nats) and a verdict; "
+                        "exit 0 = record, 1 = not a record, 2 = bad input (needs scipy)")
     p.add_argument("--author", default="")
     p.add_argument("--github-id", default="")
     p.add_argument("--name", default="")
     p.add_argument("--blurb", default="")
     p.add_argument("--date", default="")
     args = p.parse_args(argv)
+    if args.out is None and not args.against:
+        p.error("--out is required (unless --against is given)")
+    if args.against:
+        code = report_against(args.logs, args.against)
+        if code == 2 or args.out is None:
+            return code
     meta = {"author": args.author, "github_id": args.github_id, "name": args.name, "blurb": args.blurb, "date": args.date}
     summary = summarize(args.logs, meta)
     args.out.write_text(json.dumps(summary, indent=2) + "\n")
@@ -124,7 +296,7 @@ def main(argv=None) -> int:
         print("no valid seed: submission.json marks the run invalid", file=sys.stderr)
         return 1
     print(f"val_bpb:{summary['val_bpb']} std:{summary['val_bpb_std']} seeds:{len(summary['seeds'])} -> {args.out}")
-    return 0
+    return code if args.against else 0
 
 
 if __name__ == "__main__":

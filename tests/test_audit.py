@@ -1,0 +1,147 @@
+"""tools/audit_eval.py: the black-box causality audit passes every evaluation mode of train_gpt.py
+and catches a chunk TTT that trains on a chunk before scoring it."""
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from conftest import ROOT, SAMPLE, run_script, write_dataset
+
+sys.path.insert(0, str(ROOT / "tools"))
+import audit_eval  # noqa: E402
+
+TOKENS = 800  # validation tokens audited: three TTT chunks of 256 and a bit, two documents (BOS at 0 and 523)
+ENV = {
+    "TOKENIZER_PATH": str(SAMPLE / "fineweb_1024_bpe.model"), "RUN_ID": "audit", "MODEL_DIM": "32", "NUM_HEADS": "2",
+    "NUM_KV_HEADS": "1", "NUM_LAYERS": "2", "TRAIN_SEQ_LEN": "64", "TRAIN_BATCH_TOKENS": "256", "ITERATIONS": "4",
+    "MAX_WALLCLOCK_SECONDS": "0", "WARMUP_STEPS": "1", "WARMDOWN_ITERS": "2", "VAL_LOSS_EVERY": "0",
+    "VAL_BATCH_SIZE": "1024", "EVAL_STRIDE": "16", "TTT": "off", "TTT_CHUNK_TOKENS": "256", "TTT_LR": "0.05",
+}
+MODES = {
+    "plain": {"EVAL_STRIDE": "0", "TTT": "off"},
+    "sliding": {"EVAL_STRIDE": "16", "TTT": "off"},
+    "chunk": {"TTT": "chunk"},
+    "doc": {"TTT": "doc"},
+}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny artifact trained once by the real script, and the environment it was trained with."""
+    folder = tmp_path_factory.mktemp("audit")
+    env = {**ENV, "DATA_PATH": str(write_dataset(folder / "data", n_train=4000, n_val=1000))}
+    done = run_script(env, folder)
+    assert done.returncode == 0, done.stderr[-3000:]
+    artifact = folder / done.stdout.split("artifact path:")[1].split()[0]
+    return artifact, env
+
+
+def audit(artifact, env, *args, script=None):
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_"))}
+    full.update(env, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, str(ROOT / "tools" / "audit_eval.py"), str(artifact), "--tokens", str(TOKENS), "--jobs", "2", *args]
+    if script:
+        cmd += ["--script", str(script)]
+    return subprocess.run(cmd, env=full, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_evaluation_mode_is_causal(trained, mode):
+    artifact, env = trained
+    done = audit(artifact, {**env, **MODES[mode]})
+    last = done.stdout.strip().splitlines()[-1]
+    assert done.returncode == 0 and last.startswith("audit causal: true"), done.stdout + done.stderr[-3000:]
+    assert done.stdout.count("every target once") == 4  # the original and three altered copies
+    assert "variant:bos" in done.stdout and "inside TTT chunk" in done.stdout and "near the end" in done.stdout
+
+
+def test_two_processes_are_causal(trained):
+    artifact, env = trained
+    done = audit(artifact, {**env, "TTT": "chunk"}, "--nproc", "2", "--q", "385", "--variant", "shift")
+    last = done.stdout.strip().splitlines()[-1]
+    assert done.returncode == 0 and last.startswith("audit causal: true") and "nproc:2" in last, done.stdout + done.stderr[-3000:]
+
+
+def leaky_copy(path):
+    """train_gpt.py whose chunk TTT trains on each chunk's windows before scoring them."""
+    source = (ROOT / "train_gpt.py").read_text()
+    start = source.index("\ndef eval_ttt_chunk(")
+    end = source.index("\ndef ", start + 1)
+    body = source[start:end]
+    leaky = body.replace("score_windows(", "_train_then_score(locals())(")
+    assert leaky != body, "eval_ttt_chunk no longer calls score_windows: update the leak"
+    helper = '''
+
+def _train_then_score(scope):
+    """A deliberate leak: one optimizer step on the windows about to be scored."""
+    opt = next(v for v in scope.values() if isinstance(v, torch.optim.Optimizer))
+
+    def run(fwd, tokens, windows, seq_len, *args, **kwargs):
+        seqs = torch.stack([tokens[s : s + seq_len + 1] for s, _, _ in windows])
+        opt.zero_grad()
+        F.cross_entropy(fwd(seqs[:, :-1]).float().flatten(0, 1), seqs[:, 1:].flatten()).backward()
+        opt.step()
+        return score_windows(fwd, tokens, windows, seq_len, *args, **kwargs)
+    return run
+'''
+    path.write_text(source[:start] + helper + leaky + source[end:])
+    return path
+
+
+def test_a_chunk_trained_before_it_is_scored_is_caught(trained, tmp_path):
+    artifact, env = trained
+    done = audit(artifact, {**env, "TTT": "chunk"}, script=leaky_copy(tmp_path / "leaky_train_gpt.py"))
+    last = done.stdout.strip().splitlines()[-1]
+    assert done.returncode == 1 and last.startswith("audit causal: false"), done.stdout + done.stderr[-3000:]
+    assert "a score depends on later tokens" in last
+    inside = re.search(r"audit q:(\d+) variant:shift \(inside TTT chunk.* changed_before:(\d+)", done.stdout)
+    assert inside and int(inside.group(2)) > 0  # the position inside a chunk exposes it
+
+
+def test_a_missing_artifact_is_a_message_and_status_2(trained, tmp_path):
+    _, env = trained
+    done = audit(tmp_path / "none.pgolf", env)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "no such artifact" in done.stderr and done.stdout.strip().splitlines()[-1].startswith("audit causal: false")
+
+
+@given(st.integers(4, 300), st.integers(0, 10**6), st.data())
+def test_an_altered_copy_agrees_before_q_and_differs_at_q(n, seed, data):
+    tokens = np.random.default_rng(seed).integers(0, 64, n).astype(np.uint16)
+    q = data.draw(st.integers(1, n - 1))
+    shifted = audit_eval.altered(tokens, q, "shift", 64)
+    assert np.array_equal(shifted[:q], tokens[:q]) and (shifted[q:] != tokens[q:]).all()
+    bos = audit_eval.altered(tokens, q, "bos", 64)
+    assert np.array_equal(bos[:q], tokens[:q]) and bos[q] == audit_eval.BOS_ID and np.array_equal(bos[q + 1 :], tokens[q:-1])
+
+
+@given(st.integers(50, 3000), st.sampled_from([16, 64, 512]), st.sampled_from([0, 8, 64]), st.integers(0, 10**6))
+def test_default_positions_cover_a_chunk_a_later_document_and_the_end(n, chunk, doc_chunk, seed):
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(2, 64, n).astype(np.uint16)
+    tokens[0] = tokens[rng.integers(1, n, 3)] = audit_eval.BOS_ID
+    cfg = type("Cfg", (), {"ttt_chunk_tokens": chunk, "ttt_doc_chunk": doc_chunk})()
+    picks = audit_eval.default_positions(tokens, cfg)
+    assert all(1 <= q < n for q, _, _ in picks)
+    inside = [q for q, why, _ in picks if why.startswith("inside TTT chunk")]
+    assert len(inside) == 1 and (inside[0] - 1) % chunk != 0  # target q - 1 is not a chunk's first
+    assert max(q for q, _, _ in picks) >= n - 2
+    starts = [int(i) for i in np.nonzero(tokens == audit_eval.BOS_ID)[0] if i > 0] + [n]
+    if starts[1] - starts[0] >= 3:  # a later document long enough to change inside
+        q = next(q for q, _, variant in picks if variant == "bos")
+        assert starts[0] < q < starts[1]
+        if doc_chunk and starts[1] - starts[0] >= 4:
+            assert (q - 1 - starts[0]) % doc_chunk != 0  # not the first target of a TTT=doc chunk
+
+
+def test_unscored_targets_and_a_wrong_mean_are_reported():
+    log = "final_roundtrip val_loss:2.00000000 val_bpb:1.0\nfinal_ttt val_loss:3.00000000 val_bpb:1.5\nfinal val_bpb:1.5\n"
+    assert audit_eval.scored_once(np.full(10, 3.0, np.float32), 10, log) == []
+    assert "unscored" in audit_eval.scored_once(np.array([3.0] * 9 + [0.0], np.float32) * 10 / 9, 10, log)[0]
+    assert "9 scores for 10 targets" in audit_eval.scored_once(np.full(9, 3.0, np.float32), 10, log)[0]
+    assert "differs from the logged val_loss" in audit_eval.scored_once(np.full(10, 2.0, np.float32), 10, log)[0]
