@@ -53,7 +53,6 @@ DOWNLOAD_HINT = (
 
 class RunError(ValueError):
     """A run that cannot go on: `main` prints `error: <message>` and exits with `status`."""
-
     status = 2
 
 
@@ -94,10 +93,10 @@ class Hyperparameters:
     shared_blocks: int = knob(0, "blocks looped LOOPS times; 0 = NUM_LAYERS - PRELUDE_LAYERS - CODA_LAYERS", check=NON_NEGATIVE)
     loops: int = knob(1, "times the shared blocks run per forward", check=POSITIVE)
     coda_layers: int = knob(0, "unique blocks after the shared group", check=NON_NEGATIVE)
-    loop_rank: int = knob(4, "rank of the per-loop signal added to the residual (0 = off)", check=NON_NEGATIVE)
-    loop_inject: bool = knob(True, "each loop mixes the embedding output x0 back in (learned per-loop mix)")
-    loop_norm: bool = knob(True, "each loop RMS-normalizes its input with its own learned gain")
-    loop_start_frac: float = knob(0.0, "fraction of training (wall clock, or ITERATIONS without a cap) before which the shared blocks run once, then LOOPS times", check=FRACTION)
+    loop_rank: int = knob(0, "rank of the per-loop signal added to the residual (0 = off)", check=NON_NEGATIVE)
+    loop_inject: bool = knob(False, "each loop mixes the embedding output x0 back in (learned per-loop mix)")
+    loop_norm: bool = knob(False, "each loop RMS-normalizes its input with its own learned gain")
+    loop_start_frac: float = knob(0.5, "fraction of training (wall clock, or ITERATIONS without a cap) before which the shared blocks run once, then LOOPS times", check=FRACTION)
     progressive_loss_loops: str = knob("", "comma list of loops (from 1) whose output also gets a training loss")
     progressive_loss_weight: float = knob(0.1, "weight of each progressive loss term", check=NON_NEGATIVE)
     model_dim: int = knob(768, "residual width", cpu=128, check=POSITIVE)
@@ -154,14 +153,14 @@ class Hyperparameters:
     eval_stride: int = knob(64, "sliding-window stride; 0 = non-overlapping only", check=NON_NEGATIVE)
     eval_budget_seconds: float = knob(600.0, "evaluation time budget; TTT stops adapting when projected over it", check=POSITIVE)
     eval_dump: str = knob("", "write per-target NLL (nats, float32, .npy) of the final evaluation here")
-    ttt: str = knob("off", "score-first test-time training", cpu="chunk", check=one_of("off", "chunk", "doc"))
+    ttt: str = knob("off", "score-first test-time training", cpu="doc", check=one_of("off", "chunk", "doc"))
     ttt_chunk_tokens: int = knob(32768, "TTT=chunk: targets per chunk (multiple of the eval window)", cpu=4096, check=POSITIVE)
     ttt_doc_chunk: int = knob(256, "TTT=doc: targets a document scores, then adapts on, per step (at most EVAL_SEQ_LEN)", cpu=64, check=POSITIVE)
-    ttt_doc_batch: int = knob(64, "TTT=doc: documents adapted side by side, each with its own adapters", cpu=32, check=POSITIVE)
+    ttt_doc_batch: int = knob(64, "TTT=doc: documents adapted side by side, each with its own adapters", cpu=8, check=POSITIVE)
     ttt_lora_rank: int = knob(8, "TTT=doc: rank of each document's LoRA adapters", check=POSITIVE)
     ttt_epochs: int = knob(1, "passes over each chunk", check=POSITIVE)
-    ttt_lr: float = knob(0.002, "TTT learning rate (cosine-decayed over chunks in chunk mode, constant in doc mode)", check=POSITIVE)
-    ttt_optimizer: str = knob("sgd", "TTT optimizer", check=one_of("sgd", "adamw"))
+    ttt_lr: float = knob(0.0, "TTT learning rate (cosine-decayed over chunks in chunk mode, constant in doc mode); 0 = the mode's: chunk 0.002, doc 0.003", check=NON_NEGATIVE)
+    ttt_optimizer: str = knob("auto", "TTT optimizer; auto = the mode's: sgd for chunk, adamw for doc", check=one_of("auto", "sgd", "adamw"))
     ttt_momentum: float = knob(0.9, "TTT SGD momentum", check=FRACTION)
     ttt_params: str = knob("all", "what adapts: all | last:<k> (last k stored blocks) | norms (1-D parameters; chunk mode only); doc mode puts adapters on the chosen blocks' linears")
     ttt_batch_seqs: int = knob(32, "TTT=chunk: sequences per step, split over ranks (same steps for any world size)", cpu=8, check=POSITIVE)
@@ -234,7 +233,11 @@ class Hyperparameters:
             raise ConfigError(f"EVAL_STRIDE={self.eval_stride} must be at most EVAL_SEQ_LEN={self.eval_seq_len}")
         if self.ttt_chunk_tokens % self.eval_seq_len:
             raise ConfigError(f"TTT_CHUNK_TOKENS={self.ttt_chunk_tokens} must be a multiple of EVAL_SEQ_LEN={self.eval_seq_len}")
-        if self.ttt == "doc" and self.ttt_doc_chunk > self.eval_seq_len:
+        doc = self.ttt == "doc"  # the modes want other optimizers (measured: README "Measured results")
+        if self.ttt_optimizer == "auto":
+            self.ttt_optimizer = "adamw" if doc else "sgd"
+        self.ttt_lr = self.ttt_lr or (0.003 if doc else 0.002)
+        if doc and self.ttt_doc_chunk > self.eval_seq_len:
             raise ConfigError(f"TTT_DOC_CHUNK={self.ttt_doc_chunk} must be at most EVAL_SEQ_LEN={self.eval_seq_len}: a chunk is scored in one window")
         if parse_ttt_params(self.ttt_params, self.num_layers)[0] == "norms" and self.ttt == "doc":
             raise ConfigError("TTT_PARAMS=norms adapts no linear layer, and TTT=doc adapts LoRA on linears: use all or last:<k>")
@@ -284,10 +287,6 @@ class Dist:
     rank: int = 0
     world: int = 1
     device: torch.device = torch.device("cpu")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
 
     def all_reduce(self, t: Tensor, op=dist.ReduceOp.SUM) -> Tensor:
         if self.world > 1:
@@ -945,13 +944,11 @@ def train(model: GPT, cfg: Hyperparameters, ctx: Dist, data: EvalData, log: Logg
 
 class DivergedError(RunError):
     """A non-finite training loss: the run stops on every rank, writes no artifact and exits with 3."""
-
     status = 3
 
 
 def agree_step(ctx: Dist, elapsed_ms: float, loss: Tensor, step: int) -> tuple[float, bool]:
-    """(slowest clock, any rank's loss non-finite) from the one collective the clock already needs, so
-    the check adds no host sync; in one process there is no collective and the loss is read every 10 steps."""
+    """(slowest clock, any rank's loss non-finite) from the collective the clock needs anyway; one process reads the loss every 10 steps."""
     if ctx.world == 1:
         return elapsed_ms, step % 10 == 0 and not torch.isfinite(loss).item()
     state = torch.stack((torch.tensor(elapsed_ms, dtype=torch.float64, device=ctx.device), (~torch.isfinite(loss)).double()))
@@ -1183,7 +1180,7 @@ def export_artifact(model: GPT, cfg: Hyperparameters, ctx: Dist, path: str, log:
     """Rank 0 writes the smallest-change artifact that fits ARTIFACT_LIMIT, reads it back and checks
     it; an artifact over the limit is never written. Every rank then loads the same file."""
     error, n_code = None, code_bytes()
-    if ctx.main:
+    if ctx.rank == 0:
         try:
             # As configured, then fewer bits for block matrices, then for embeddings.
             plan = [(b, cfg.embed_bits) for b in range(cfg.int_bits, min(cfg.int_bits, 4) - 1, -1)]
@@ -1373,16 +1370,18 @@ def eval_ttt_doc(model: GPT, fwd, data: EvalData, cfg: Hyperparameters, ctx: Dis
     the batching."""
     tokens, n, L, C = data.tokens, data.tokens.numel() - 1, cfg.eval_seq_len, cfg.ttt_doc_chunk
     batches = doc_batches(tokens, n, cfg.ttt_doc_batch)[ctx.rank :: ctx.world]
+    # Chunk steps of each batch (its longest document): the budget projects by these, as batches shrink.
+    steps = [-(-int((b[:, 1] - b[:, 0]).max()) // C) for b in batches]
     nll = torch.zeros(n, device=ctx.device)
     adapting, done_s = True, 0.0
     for k, docs in enumerate(batches):
         t = time.perf_counter()
-        if adapting and time.perf_counter() + done_s / max(k, 1) * (len(batches) - k) > deadline:
+        if adapting and time.perf_counter() + done_s / max(sum(steps[:k]), 1) * sum(steps[k:]) > deadline:
             adapting = False
             log(f"ttt_stopped doc:{k * ctx.world * cfg.ttt_doc_batch} reason:budget")
         opt = ttt_optimizer(attach_lora(model, cfg, len(docs)), cfg)
         d0, d1 = docs.unbind(1)
-        for j in range(-(-int((d1 - d0).max()) // C)):
+        for j in range(steps[k]):
             w = min((j + 1) * C, L)  # the document so far, at most L tokens, ending at the chunk's end
             start = d0 + (j + 1) * C - w
             seqs = tokens[(start[:, None] + torch.arange(w + 1, device=ctx.device)).clamp(max=n)]
@@ -1425,7 +1424,7 @@ def evaluate(model: GPT, data: EvalData, cfg: Hyperparameters, ctx: Dist, log: L
         val_loss, val_bpb = eval_stats(nll, data)
         log(f"{name} val_loss:{val_loss:.8f} val_bpb:{val_bpb:.8f}{extra} eval_time:{1000 * (time.perf_counter() - t):.0f}ms")
     log(f"eval_total time:{1000 * (time.perf_counter() - t0):.0f}ms budget:{1000 * cfg.eval_budget_seconds:.0f}ms")
-    if cfg.eval_dump and ctx.main:
+    if cfg.eval_dump and ctx.rank == 0:
         np.save(cfg.eval_dump, nll.float().cpu().numpy())
     return val_bpb
 
@@ -1462,7 +1461,7 @@ def main():
         cfg = Hyperparameters.from_env(cuda=ctx.device.type == "cuda")
         cfg.run_id = resolve_run_id(cfg, ctx)
         cfg.artifact_path = cfg.artifact_path or f"artifacts/{cfg.run_id}.pgolf"
-        log = Logger(Path("logs") / f"{cfg.run_id}.txt" if ctx.main else None)
+        log = Logger(Path("logs") / f"{cfg.run_id}.txt" if ctx.rank == 0 else None)
         log_config(cfg, ctx, log)
         check_output_folders(cfg)
         if cfg.eval_artifact:
@@ -1484,10 +1483,11 @@ def main():
             model, cfg = model_from_artifact(path, cfg, ctx)
         final = evaluate(model, data, cfg, ctx, log)
         log(f"final val_bpb:{final:.8f}")
-        if ctx.world > 1:
-            dist.barrier()  # no rank tears the group down while a peer still works (gloo can abort otherwise)
     finally:
         if ctx.world > 1 and dist.is_initialized():
+            # Wait for peers before teardown (gloo aborts otherwise), unless this rank alone failed (not a RunError).
+            if sys.exc_info()[0] is None or issubclass(sys.exc_info()[0], RunError):
+                dist.barrier()
             dist.destroy_process_group()
 
 

@@ -92,7 +92,7 @@ def test_budget_stops_adapting_but_scores_every_target():
 
 @given(st.sampled_from(["all", "norms", "last:1", "last:2"]), st.integers(0, 5))
 def test_ttt_adapts_only_the_chosen_parameters(spec, seed):
-    model, cfg = tiny_model(seed, TTT_LR=0.05, TTT_PARAMS=spec)
+    model, cfg = tiny_model(seed, TTT="chunk", TTT_LR=0.05, TTT_PARAMS=spec)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     chosen = {id(p) for p in tg.ttt_parameters(model, spec)}
     score(model, cfg, torch.randint(0, 64, (129,), generator=torch.Generator().manual_seed(seed)), "chunk")
