@@ -239,7 +239,7 @@ class Hyperparameters:
         self.ttt_lr = self.ttt_lr or (0.003 if doc else 0.002)
         if doc and self.ttt_doc_chunk > self.eval_seq_len:
             raise ConfigError(f"TTT_DOC_CHUNK={self.ttt_doc_chunk} must be at most EVAL_SEQ_LEN={self.eval_seq_len}: a chunk is scored in one window")
-        if parse_ttt_params(self.ttt_params, self.num_layers)[0] == "norms" and self.ttt == "doc":
+        if parse_ttt_params(self.ttt_params, self.num_layers)[0] == "norms" and doc:
             raise ConfigError("TTT_PARAMS=norms adapts no linear layer, and TTT=doc adapts LoRA on linears: use all or last:<k>")
         return self
 
@@ -1232,9 +1232,9 @@ def plan_windows(a0: int, a1: int, seq_len: int, stride: int) -> Tensor:
 
 
 def gather_sequences(tokens: Tensor, starts, length: int) -> Tensor:
-    """Rows tokens[s : s + length + 1]: inputs are [:, :-1], targets [:, 1:]."""
+    """Rows tokens[s : s + length + 1] (inputs [:, :-1], targets [:, 1:]); past the end, after every scored target, the last token."""
     starts = torch.as_tensor(starts, device=tokens.device)
-    return tokens[starts[:, None] + torch.arange(length + 1, device=tokens.device)]
+    return tokens[(starts[:, None] + torch.arange(length + 1, device=tokens.device)).clamp(max=tokens.numel() - 1)]
 
 
 @torch.no_grad()
@@ -1384,7 +1384,7 @@ def eval_ttt_doc(model: GPT, fwd, data: EvalData, cfg: Hyperparameters, ctx: Dis
         for j in range(steps[k]):
             w = min((j + 1) * C, L)  # the document so far, at most L tokens, ending at the chunk's end
             start = d0 + (j + 1) * C - w
-            seqs = tokens[(start[:, None] + torch.arange(w + 1, device=ctx.device)).clamp(max=n)]
+            seqs = gather_sequences(tokens, start, w)
             target = start[:, None] + torch.arange(w, device=ctx.device)
             chunk = (target >= d0[:, None] + j * C) & (target < d1[:, None])
             for epoch in range(cfg.ttt_epochs if adapting else 1):
