@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import hashlib
 import json
 import math
 import os
@@ -1141,6 +1142,7 @@ def model_from_artifact(path: str, cfg: Hyperparameters, ctx: Dist) -> tuple[GPT
 
 
 def code_bytes() -> int:
+    """Bytes of the file that runs: under tools/make_record.py's self-extracting wrapper, the wrapper."""
     return len(Path(__file__).read_bytes())
 
 
@@ -1438,6 +1440,7 @@ def log_config(cfg: Hyperparameters, ctx: Dist, log: Logger):
     log(f"config profile:{cfg.config_profile} reason:{cfg.profile_reason}")
     gpu = f" gpu:{torch.cuda.get_device_name(ctx.device).replace(' ', '_')}" if ctx.device.type == "cuda" else ""
     log(f"device:{ctx.device.type} world_size:{ctx.world}{gpu} torch:{torch.__version__}")
+    log(f"code bytes:{code_bytes()} sha256:{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}")
     log("hyperparameters " + " ".join(f"{f.name}:{getattr(cfg, f.name)}" for f in cfg.knobs()))
 
 

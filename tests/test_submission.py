@@ -125,11 +125,12 @@ def fake_torch(folder, body):
 
 @pytest.mark.parametrize("body, decision", [
     ('__version__ = "2.3.1"\n', "torch:install torch==2.13.0"),
+    ('__version__ = "2.5.1+cu124"\n', "torch:install torch==2.13.0"),
     ('__version__ = "2.6.0a0+git1234"\n', "torch:keep 2.6.0a0+git1234"),
     ('__version__ = "2.11.0+cu130"\n', "torch:keep 2.11.0+cu130"),
     ('raise ModuleNotFoundError("No module named \'torch\'")\n', "torch:install torch==2.13.0"),
-], ids=["old", "prerelease", "cuda", "missing"])
-def test_pod_install_keeps_a_torch_of_2_5_or_newer(tmp_path, body, decision):
+], ids=["old", "2.5", "prerelease", "cuda", "missing"])
+def test_pod_install_keeps_a_torch_of_2_6_or_newer(tmp_path, body, decision):
     import os
 
     env = {"PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin", "HOME": str(tmp_path),
