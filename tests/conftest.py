@@ -13,7 +13,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import train_gpt as tg  # noqa: E402
 
-SHARED_DATA = ROOT.parent / "shared" / "data"
 SAMPLE = ROOT / "data" / "sample"
 
 settings.register_profile("ci", max_examples=15, deadline=None, derandomize=True)
@@ -22,8 +21,8 @@ torch.set_num_threads(2)
 
 TINY = {
     "VOCAB_SIZE": "64", "MODEL_DIM": "32", "NUM_HEADS": "2", "NUM_KV_HEADS": "1", "NUM_LAYERS": "2",
-    "MLP_MULT": "2", "TRAIN_SEQ_LEN": "16", "TRAIN_BATCH_TOKENS": "64", "TTT_DOC_CHUNK": "8", 
-    "TTT_CHUNK_TOKENS": "32", "EVAL_STRIDE": "4", "VAL_BATCH_SIZE": "64",
+    "MLP_MULT": "2", "TRAIN_SEQ_LEN": "16", "TRAIN_BATCH_TOKENS": "64", "TTT_DOC_CHUNK": "8",
+    "EVAL_STRIDE": "4", "VAL_BATCH_SIZE": "64",
 }
 
 
@@ -57,13 +56,16 @@ def write_dataset(folder: Path, n_train: int = 20000, n_val: int = 2049, val_off
     return folder
 
 
-def run_script(env: dict, cwd: Path, nproc: int = 0, timeout: int = 240) -> subprocess.CompletedProcess:
-    """Runs train_gpt.py as a competitor would: plain python, or torchrun with nproc CPU processes."""
+def run_script(env: dict, cwd: Path, nproc: int = 0, timeout: int = 240, stderr_to_stdout: bool = False) -> subprocess.CompletedProcess:
+    """Runs train_gpt.py as a competitor would: plain python, or torchrun with nproc CPU processes.
+    `stderr_to_stdout` keeps the two in the order they were written (torch's logs go to stderr)."""
     full = {k: v for k, v in os.environ.items() if not k.startswith(("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_"))}
     full.update({k: str(v) for k, v in env.items()})
     full["OMP_NUM_THREADS"] = "1"
     script = str(ROOT / "train_gpt.py")
     cmd = [sys.executable, script] if not nproc else [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", script]
+    if stderr_to_stdout:
+        return subprocess.run(cmd, env=full, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
     return subprocess.run(cmd, env=full, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
@@ -85,5 +87,5 @@ def sample_env(tmp_path):
         "MODEL_DIM": "32", "NUM_HEADS": "2", "NUM_KV_HEADS": "1", "NUM_LAYERS": "2", "TRAIN_SEQ_LEN": "32",
         "TRAIN_BATCH_TOKENS": "256", "ITERATIONS": "6", "MAX_WALLCLOCK_SECONDS": "0", "WARMUP_STEPS": "2",
         "WARMDOWN_ITERS": "3", "TRAIN_LOG_EVERY": "1", "VAL_BATCH_SIZE": "1024", "EVAL_STRIDE": "16",
-        "TTT_CHUNK_TOKENS": "512", "TTT_DOC_CHUNK": "16",
+        "TTT_DOC_CHUNK": "16",
     }

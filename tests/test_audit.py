@@ -1,5 +1,5 @@
 """tools/audit_eval.py: the black-box causality audit passes every evaluation mode of train_gpt.py
-and catches a chunk TTT that trains on a chunk before scoring it."""
+and catches a doc TTT that steps on a chunk before scoring it."""
 
 import os
 import re
@@ -15,17 +15,16 @@ from conftest import ROOT, SAMPLE, run_script, write_dataset
 sys.path.insert(0, str(ROOT / "tools"))
 import audit_eval  # noqa: E402
 
-TOKENS = 800  # validation tokens audited: three TTT chunks of 256 and a bit, two documents (BOS at 0 and 523)
+TOKENS = 800  # validation tokens audited: two documents (BOS at 0 and 523), the first of several TTT chunks of 64
 ENV = {
     "TOKENIZER_PATH": str(SAMPLE / "fineweb_1024_bpe.model"), "RUN_ID": "audit", "MODEL_DIM": "32", "NUM_HEADS": "2",
     "NUM_KV_HEADS": "1", "NUM_LAYERS": "2", "TRAIN_SEQ_LEN": "64", "TRAIN_BATCH_TOKENS": "256", "ITERATIONS": "4",
     "MAX_WALLCLOCK_SECONDS": "0", "WARMUP_STEPS": "1", "WARMDOWN_ITERS": "2", "VAL_LOSS_EVERY": "0",
-    "VAL_BATCH_SIZE": "1024", "EVAL_STRIDE": "16", "TTT": "off", "TTT_CHUNK_TOKENS": "256", "TTT_LR": "0.05",
+    "VAL_BATCH_SIZE": "1024", "EVAL_STRIDE": "16", "TTT": "off", "TTT_DOC_CHUNK": "64", "TTT_LR": "0.05",
 }
 MODES = {
     "plain": {"EVAL_STRIDE": "0", "TTT": "off"},
     "sliding": {"EVAL_STRIDE": "16", "TTT": "off"},
-    "chunk": {"TTT": "chunk"},
     "doc": {"TTT": "doc"},
 }
 
@@ -56,46 +55,29 @@ def test_every_evaluation_mode_is_causal(trained, mode):
     done = audit(artifact, {**env, **MODES[mode]})
     last = done.stdout.strip().splitlines()[-1]
     assert done.returncode == 0 and last.startswith("audit causal: true"), done.stdout + done.stderr[-3000:]
-    assert done.stdout.count("every target once") == 4  # the original and three altered copies
+    assert done.stdout.count("every target once") == 4, done.stdout  # the original and three altered copies
     assert "variant:bos" in done.stdout and "inside TTT chunk" in done.stdout and "near the end" in done.stdout
 
 
 def test_two_processes_are_causal(trained):
     artifact, env = trained
-    done = audit(artifact, {**env, "TTT": "chunk"}, "--nproc", "2", "--q", "385", "--variant", "shift")
+    done = audit(artifact, {**env, "TTT": "doc"}, "--nproc", "2", "--q", "385", "--variant", "shift")
     last = done.stdout.strip().splitlines()[-1]
     assert done.returncode == 0 and last.startswith("audit causal: true") and "nproc:2" in last, done.stdout + done.stderr[-3000:]
 
 
 def leaky_copy(path):
-    """train_gpt.py whose chunk TTT trains on each chunk's windows before scoring them."""
+    """train_gpt.py whose doc TTT keeps a chunk's score from its last epoch, after stepping on that chunk."""
     source = (ROOT / "train_gpt.py").read_text()
-    start = source.index("\ndef eval_ttt_chunk(")
-    end = source.index("\ndef ", start + 1)
-    body = source[start:end]
-    leaky = body.replace("score_windows(", "_train_then_score(locals())(")
-    assert leaky != body, "eval_ttt_chunk no longer calls score_windows: update the leak"
-    helper = '''
-
-def _train_then_score(scope):
-    """A deliberate leak: one optimizer step on the windows about to be scored."""
-    opt = next(v for v in scope.values() if isinstance(v, torch.optim.Optimizer))
-
-    def run(fwd, tokens, windows, seq_len, *args, **kwargs):
-        seqs = torch.stack([tokens[s : s + seq_len + 1] for s, _, _ in windows])
-        opt.zero_grad()
-        F.cross_entropy(fwd(seqs[:, :-1]).float().flatten(0, 1), seqs[:, 1:].flatten()).backward()
-        opt.step()
-        return score_windows(fwd, tokens, windows, seq_len, *args, **kwargs)
-    return run
-'''
-    path.write_text(source[:start] + helper + leaky + source[end:])
+    leaky = source.replace("                if epoch == 0:\n", "                if epoch == cfg.ttt_epochs - 1:\n")
+    assert leaky != source, "eval_ttt_doc no longer scores in its first epoch: update the leak"
+    path.write_text(leaky)
     return path
 
 
-def test_a_chunk_trained_before_it_is_scored_is_caught(trained, tmp_path):
+def test_a_chunk_stepped_on_before_it_is_scored_is_caught(trained, tmp_path):
     artifact, env = trained
-    done = audit(artifact, {**env, "TTT": "chunk"}, script=leaky_copy(tmp_path / "leaky_train_gpt.py"))
+    done = audit(artifact, {**env, "TTT": "doc", "TTT_EPOCHS": "2"}, script=leaky_copy(tmp_path / "leaky_train_gpt.py"))
     last = done.stdout.strip().splitlines()[-1]
     assert done.returncode == 1 and last.startswith("audit causal: false"), done.stdout + done.stderr[-3000:]
     assert "a score depends on later tokens" in last
@@ -120,22 +102,25 @@ def test_an_altered_copy_agrees_before_q_and_differs_at_q(n, seed, data):
     assert np.array_equal(bos[:q], tokens[:q]) and bos[q] == audit_eval.BOS_ID and np.array_equal(bos[q + 1 :], tokens[q:-1])
 
 
-@given(st.integers(50, 3000), st.sampled_from([16, 64, 512]), st.sampled_from([0, 8, 64]), st.integers(0, 10**6))
-def test_default_positions_cover_a_chunk_a_later_document_and_the_end(n, chunk, doc_chunk, seed):
+@given(st.integers(50, 3000), st.sampled_from([8, 16, 64, 512]), st.integers(0, 10**6))
+def test_default_positions_cover_a_chunk_a_later_document_and_the_end(n, doc_chunk, seed):
     rng = np.random.default_rng(seed)
     tokens = rng.integers(2, 64, n).astype(np.uint16)
     tokens[0] = tokens[rng.integers(1, n, 3)] = audit_eval.BOS_ID
-    cfg = type("Cfg", (), {"ttt_chunk_tokens": chunk, "ttt_doc_chunk": doc_chunk})()
+    cfg = type("Cfg", (), {"ttt_doc_chunk": doc_chunk})()
     picks = audit_eval.default_positions(tokens, cfg)
     assert all(1 <= q < n for q, _, _ in picks)
     inside = [q for q, why, _ in picks if why.startswith("inside TTT chunk")]
-    assert len(inside) == 1 and (inside[0] - 1) % chunk != 0  # target q - 1 is not a chunk's first
+    first_end = int(np.nonzero(tokens[1:] == audit_eval.BOS_ID)[0][0]) + 1
+    assert len(inside) == 1
+    if first_end >= 4:  # target q - 1 lies in the first document and is not the first of its chunk
+        assert inside[0] - 1 < first_end and (inside[0] - 1) % doc_chunk != 0
     assert max(q for q, _, _ in picks) >= n - 2
     starts = [int(i) for i in np.nonzero(tokens == audit_eval.BOS_ID)[0] if i > 0] + [n]
     if starts[1] - starts[0] >= 3:  # a later document long enough to change inside
         q = next(q for q, _, variant in picks if variant == "bos")
         assert starts[0] < q < starts[1]
-        if doc_chunk and starts[1] - starts[0] >= 4:
+        if starts[1] - starts[0] >= 4:
             assert (q - 1 - starts[0]) % doc_chunk != 0  # not the first target of a TTT=doc chunk
 
 

@@ -29,7 +29,8 @@ def test_unparsable_value_names_variable_and_value(name, raw):
 @pytest.mark.parametrize("name,value", [
     ("QAT_START_FRAC", "1.5"), ("TTT", "always"), ("TERNARY_SCALE", "max"), ("TERNARY_LAYERS", "attn,emb"),
     ("MODEL_DIM", "33"), ("NUM_KV_HEADS", "3"), ("EVAL_STRIDE", "999"), ("TTT_PARAMS", "last:99"),
-    ("PROGRESSIVE_LOSS_LOOPS", "1"), ("INT_BITS", "9"), ("SEED", "-1"), ("TTT_CHUNK_TOKENS", "17"),
+    ("PROGRESSIVE_LOSS_LOOPS", "1"), ("INT_BITS", "9"), ("SEED", "-1"), ("TTT_DOC_CHUNK", "999"), ("TTT", "chunk"),
+    ("SDPA_BACKEND", "xformers"), ("AUTOCAST", "fp16"), ("MUON_DTYPE", "fp8"),
     ("TERNARY_GROUP", "5"), ("TIE_EMBEDDINGS", "yes"), ("ITERATIONS", "0"), ("BETA1", "1"), ("BETA2", "1.0"),
 ])
 def test_invalid_setting_is_rejected_with_its_name(name, value):

@@ -7,10 +7,11 @@ import sentencepiece as spm
 import torch
 from hypothesis import given, strategies as st
 
-from conftest import SAMPLE, SHARED_DATA, tg
+from conftest import SAMPLE, tg
 
-DOCS = SHARED_DATA / "fineweb_val_prefix_docs.jsonl"
-VAL = SHARED_DATA / "datasets" / "fineweb10B_sp1024_dev" / "fineweb_val_000000.bin"
+DOCS = SAMPLE / "fineweb_val_000000_docs.jsonl"  # the sample's documents, decoded (data/sample/README)
+VAL = SAMPLE / "fineweb_val_000000.bin"
+MIN_COMPLETE_DOCS = 53  # what the shipped 65,536-token sample holds
 
 
 @pytest.fixture(scope="module")
@@ -20,17 +21,19 @@ def tables():
 
 
 def test_byte_count_equals_utf8_length_of_every_complete_document(tables):
-    docs = [json.loads(line) for line in DOCS.read_text().splitlines()]
+    docs = [json.loads(line) for line in DOCS.open(encoding="utf-8")]
     tokens = tg.load_shard(VAL, 1024).astype(np.int64)
     starts = list(np.flatnonzero(tokens == tg.BOS_ID)) + [len(tokens)]
+    assert starts[0] == 0 and len(docs) == len(starts) - 1  # one line per BOS-delimited document
     checked = 0
     for doc, (s, e) in zip(docs, zip(starts, starts[1:])):
+        assert doc["n_tokens"] == e - s - 1  # BOS + the document's tokens
         if not doc["complete"]:
             continue
         n_bytes = int(tables.target_bytes(torch.from_numpy(tokens[s:e])).sum())
         assert n_bytes == len(doc["text"].encode("utf-8")), doc["text"][:60]
         checked += 1
-    assert checked >= 900
+    assert checked == sum(doc["complete"] for doc in docs) >= MIN_COMPLETE_DOCS
 
 
 def test_boundary_and_byte_pieces_follow_the_challenge_rules(tables):

@@ -23,6 +23,17 @@ def test_quantized_weights_are_ternary_times_their_scale(rows, group_cols, scale
     assert set(ratio.unique().tolist()) <= {-1.0, 0.0, 1.0}
 
 
+@given(st.sampled_from([(32, 32, 16), (32, 16, 16), (48, 24, 24)]), st.sampled_from([0, 8, 16]), st.sampled_from(["absmean", "absmedian"]),
+       st.integers(0, 10**6))
+def test_fused_qkv_trits_and_scales_equal_those_of_three_separate_matrices(rows, group, scale_kind, seed):
+    g = torch.Generator().manual_seed(seed)
+    parts = [torch.randn(r, 32, generator=g) * (i + 1) for i, r in enumerate(rows)]
+    fused_trits, fused_scales = tg.ternary_quantize(torch.cat(parts), group, scale_kind)
+    separate = [tg.ternary_quantize(w, group, scale_kind) for w in parts]
+    assert torch.equal(fused_trits, torch.cat([t for t, _ in separate]))
+    assert torch.equal(fused_scales, torch.cat([s for _, s in separate]))
+
+
 @given(st.integers(1, 8), st.integers(1, 8), st.integers(0, 10**6))
 def test_straight_through_gradient_equals_identity_quantizer_gradient(rows, batch, seed):
     g = torch.Generator().manual_seed(seed)

@@ -21,7 +21,7 @@ def test_same_seed_gives_bitwise_identical_parameters(tmp_path):
 
 def test_full_run_trains_exports_and_scores_the_reloaded_artifact(sample_env, tmp_path):
     dump = tmp_path / "nll.npy"
-    done = run_script({**sample_env, "TTT": "chunk", "EVAL_DUMP": str(dump), "VAL_LOSS_EVERY": "3"}, tmp_path)
+    done = run_script({**sample_env, "TTT": "doc", "EVAL_DUMP": str(dump), "VAL_LOSS_EVERY": "3"}, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     lines = out.strip().splitlines()
@@ -111,6 +111,15 @@ def test_divergence_on_two_processes_stops_every_rank_at_that_step(sample_env, t
     assert abort_step == first_bad  # the per-step clock agreement carries the check
     assert done.stderr.count(f"error: the training loss is not finite at step {abort_step}") == 2  # both ranks stop
     assert "exitcode: 3" in done.stderr  # torchrun itself exits 1 and names the workers' status
+
+
+def test_a_package_that_fails_to_import_is_a_message_naming_the_reinstall(tmp_path):
+    (tmp_path / "zstandard").mkdir()  # as if its compiled extension did not load
+    (tmp_path / "zstandard" / "__init__.py").write_text("raise ImportError('libzstd.so.1: cannot open shared object file')\n")
+    done = run_script({"PYTHONPATH": str(tmp_path)}, tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("error: zstandard failed to import (libzstd.so.1: cannot open shared object file): "
+                                   "reinstall it with pip install --force-reinstall zstandard")
 
 
 @pytest.mark.parametrize("module", ["zstandard", "sentencepiece"])

@@ -1,6 +1,6 @@
 """Black-box causality audit of an evaluation: does any score depend on its own or later tokens?
 
-    EVAL_STRIDE=64 TTT=chunk python tools/audit_eval.py artifacts/<run>.pgolf --tokens 65536
+    EVAL_STRIDE=64 TTT=doc python tools/audit_eval.py artifacts/<run>.pgolf --tokens 65536
 
 Evaluation settings come from the environment exactly as for `EVAL_ARTIFACT` (DATA_PATH,
 TOKENIZER_PATH, EVAL_STRIDE, TTT, TTT_* ...). For each position q the audit writes a copy of the
@@ -65,17 +65,19 @@ def resolve_settings(tg, artifact: Path):
 
 
 def default_positions(tokens: np.ndarray, cfg) -> list[tuple[int, str, str]]:
-    """(q, why, variant): inside a TTT chunk, inside a later document (a BOS inserted there), near the end."""
+    """(q, why, variant): inside a TTT=doc chunk of the first document (after one it stepped on, when
+    there is one), inside a later document (a BOS inserted there), near the end."""
     n = len(tokens) - 1  # targets
     picks = []
-    chunk = cfg.ttt_chunk_tokens
-    c = 1 if n > 2 * chunk else 0  # a chunk after one that was trained on, when there is one
-    a0, a1 = c * chunk, min(n, (c + 1) * chunk)
-    picks.append((a0 + (a1 - a0) // 2 + 1, f"inside TTT chunk {c} (targets {a0}..{a1 - 1})", "shift"))
+    chunk = cfg.ttt_doc_chunk
     bos = [int(i) for i in np.nonzero(tokens == BOS_ID)[0] if i > 0]
+    first_end = min(bos[0] if bos else n, n)  # the first document's targets are 0..first_end - 1
+    c = 1 if first_end > 2 * chunk else 0
+    a0, a1 = c * chunk, max(min(first_end, (c + 1) * chunk), c * chunk + 1)
+    picks.append((a0 + (a1 - a0) // 2 + 1, f"inside TTT chunk {c} (targets {a0}..{a1 - 1})", "shift"))
     if bos:
         d0, d1 = bos[0], (bos[1] if len(bos) > 1 else len(tokens))
-        q, doc_chunk = d0 + (d1 - d0) // 2, getattr(cfg, "ttt_doc_chunk", 0)
+        q, doc_chunk = d0 + (d1 - d0) // 2, chunk
         if doc_chunk and (q - 1 - d0) % doc_chunk == 0 and q + 1 < d1:
             q += 1  # target q - 1 is not the first of a TTT=doc chunk, so a chunk trained before scoring shows
         if d1 - d0 >= 3:
@@ -156,7 +158,7 @@ def main(argv=None) -> int:
     p.add_argument("artifact", type=Path)
     p.add_argument("--script", type=Path, default=ROOT / "train_gpt.py", help="training script to run (default: the repository's)")
     p.add_argument("--tokens", type=int, default=0, help="cut the validation stream to its first N tokens (0 = all)")
-    p.add_argument("--q", type=int, nargs="+", help="positions to change (default: inside a TTT chunk, inside a later document, near the end)")
+    p.add_argument("--q", type=int, nargs="+", help="positions to change (default: inside a TTT chunk of the first document, inside a later document, near the end)")
     p.add_argument("--variant", choices=("auto", "shift", "bos", "both"), default="auto",
                    help="how the copy differs from q on: shift = (t + 7) mod vocab, bos = a BOS inserted at q; "
                         "auto = bos for the later-document position, shift elsewhere (both for positions given with --q)")
@@ -203,7 +205,7 @@ def audit(args, work: Path) -> int:
     if args.variant != "auto":
         positions = [(q, why, args.variant) for q, why, _ in positions]
     runs = [(q, why, v) for q, why, variant in positions for v in (("shift", "bos") if variant == "both" else (variant,))]
-    mode = f"ttt:{cfg.ttt} eval_stride:{cfg.eval_stride} eval_seq_len:{cfg.eval_seq_len} ttt_chunk_tokens:{cfg.ttt_chunk_tokens}"
+    mode = f"ttt:{cfg.ttt} eval_stride:{cfg.eval_stride} eval_seq_len:{cfg.eval_seq_len} ttt_doc_chunk:{cfg.ttt_doc_chunk}"
     print(f"audit script:{script} artifact:{artifact} tokens:{len(tokens)} targets:{n_targets} nproc:{args.nproc or 1} {mode}")
     tokenizer = str(Path(cfg.tokenizer_path).resolve())
 

@@ -24,7 +24,9 @@ def table() -> str:
     for f in train_gpt.Hyperparameters.knobs():
         cpu = f.metadata["cpu"]
         doc = f.metadata["doc"].replace("|", "\\|").replace("<", "\\<")
-        rows.append(f"| `{f.name.upper()}` | {show(f.default)} | {'same' if cpu is None else show(cpu)} | {doc} |")
+        cuda = f.metadata["cuda"]
+        default = show(f.default) if cuda is None else f"{show(cuda)} on CUDA, {show(f.default)} on CPU"
+        rows.append(f"| `{f.name.upper()}` | {default} | {'same' if cpu is None else show(cpu)} | {doc} |")
     return "\n".join(rows)
 
 

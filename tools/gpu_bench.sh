@@ -16,7 +16,8 @@
 #                  each name:VAR=value VAR=value ... (name: letters, digits, _; values without spaces),
 #                  e.g. BENCH_CONFIGS="ns3:MUON_BACKEND_STEPS=3;late_loops:PRELUDE_LAYERS=4 SHARED_BLOCKS=2 CODA_LAYERS=4 LOOPS=3 LOOP_START_FRAC=0.5"
 #   BENCH_RUNS     which runs, a space list of: peer plain stack stack_eval <config names> (all that apply)
-#   BENCH_TTT      TTT mode of stack_eval (chunk)
+#   BENCH_TTT      TTT mode of stack_eval (doc)
+#   BENCH_ARTIFACT the artifact stack_eval re-scores ($BENCH_OUT/stack.pgolf; another folder's, to split runs over calls)
 #   NPROC          processes (GPUs) per run (the GPUs listed by nvidia-smi -L; --cpu-smoke: 1)
 # Any other train_gpt.py variable in the environment reaches every run. Output: <name>.txt (the log,
 # stdout and stderr), <name>.pgolf, bench_env.txt, bench.json. A failed run is recorded and the next
@@ -30,7 +31,7 @@ for arg in "$@"; do
   case "$arg" in
     --cpu-smoke) MODE=cpu ;;
     --dry-run) DRY_RUN=1 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "gpu_bench.sh: unknown argument '$arg' (use --cpu-smoke, --dry-run or --help)" >&2; exit 2 ;;
   esac
 done
@@ -44,7 +45,7 @@ PLAIN_VARS=(NUM_LAYERS=9 MODEL_DIM=512 MLP_MULT=2 NUM_HEADS=8 NUM_KV_HEADS=4 TRA
   TRAIN_BATCH_TOKENS=524288 TERNARY_LAYERS=none LOOPS=1 TTT=off EVAL_STRIDE=0 WARMUP_STEPS=0)
 # --cpu-smoke: a shape small enough for 2 CPU cores, overriding every run's shape variables.
 SMOKE_SHAPE=(MODEL_DIM=64 NUM_HEADS=2 NUM_KV_HEADS=1 NUM_LAYERS=2 MLP_MULT=2 TRAIN_SEQ_LEN=64
-  TRAIN_BATCH_TOKENS=2048 EVAL_SEQ_LEN=64 TTT_CHUNK_TOKENS=4096
+  TRAIN_BATCH_TOKENS=2048 EVAL_SEQ_LEN=64 TTT_DOC_CHUNK=32
   VAL_BATCH_SIZE=8192 VAL_LOSS_EVERY=0)
 
 # ---- inputs, all checked before any run ----
@@ -62,7 +63,8 @@ fi
 DATA_PATH=$(absolute "$DATA_PATH")
 TOKENIZER_PATH=$(absolute "$TOKENIZER_PATH")
 BENCH_OUT=$(absolute "${BENCH_OUT:-bench_runs/$(date -u +%Y%m%d_%H%M%S)}")
-BENCH_TTT=${BENCH_TTT:-chunk}
+BENCH_TTT=${BENCH_TTT:-doc}
+BENCH_ARTIFACT=$(absolute "${BENCH_ARTIFACT:-$BENCH_OUT/stack.pgolf}")
 PEER_SCRIPT=${PEER_SCRIPT:-}
 [ -z "$PEER_SCRIPT" ] || PEER_SCRIPT=$(absolute "$PEER_SCRIPT")
 
@@ -197,10 +199,10 @@ for name in "${RUNS[@]}"; do
     plain) launch plain "$PWD" train_gpt.py "${PLAIN_VARS[@]}" ;;
     stack) launch stack "$PWD" train_gpt.py ;;
     stack_eval)
-      if [ "$DRY_RUN" = 0 ] && [ ! -f "$BENCH_OUT/stack.pgolf" ]; then
+      if [ "$DRY_RUN" = 0 ] && [ ! -f "$BENCH_ARTIFACT" ]; then
         skip stack_eval "no stack artifact"
       else
-        launch stack_eval "$PWD" train_gpt.py EVAL_ARTIFACT="$BENCH_OUT/stack.pgolf" EVAL_STRIDE=64 TTT="$BENCH_TTT"
+        launch stack_eval "$PWD" train_gpt.py EVAL_ARTIFACT="$BENCH_ARTIFACT" EVAL_STRIDE=64 TTT="$BENCH_TTT"
       fi ;;
     *)
       read -ra vars <<< "${CONFIG_VARS[$name]}"

@@ -1,0 +1,203 @@
+"""tools/gpu_check.sh: one prepared GPU command of at most 9 minutes, rehearsed on CPU (--cpu-smoke)."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import textwrap
+
+import pytest
+
+from conftest import ROOT
+
+CHECK = ROOT / "tools" / "gpu_check.sh"
+STAGES = ["smoke", "plain", "stack", "stack_eval", "peer"]
+
+# The challenge baseline's stdout (formats as in tests/test_bench.py), recording the wall clock it was given.
+STUB_PEER = textwrap.dedent("""\
+    import os
+    open("seen_seconds.txt", "w").write(os.environ["MAX_WALLCLOCK_SECONDS"])
+    print("world_size:1 grad_accum_steps:8")
+    print("train_batch_tokens:524288 train_seq_len:1024 iterations:20000 warmup_steps:20 max_wallclock_seconds:2.000")
+    print("step:10/20000 train_loss:6.9000 train_time:3000ms step_avg:300.00ms")
+    print("stopping_early: wallclock_cap train_time:3000ms step:10/20000")
+    print("final_int8_zlib_roundtrip val_loss:2.0000 val_bpb:1.2000 eval_time:1500ms")
+    print("final_int8_zlib_roundtrip_exact val_loss:2.00000000 val_bpb:1.20000000")
+""")
+
+
+def check(args, tmp_path, timeout=300, **env):
+    full = {k: v for k, v in os.environ.items()
+            if not k.startswith(("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_", "BENCH_", "GPU_CHECK_", "PEER_SCRIPT", "NPROC"))
+            and k not in ("OUT", "DATA_PATH", "TOKENIZER_PATH")}
+    full["PATH"] = os.path.dirname(sys.executable) + os.pathsep + full.get("PATH", "")
+    full["GPU_CHECK_WORK"] = str(tmp_path / "work")
+    full.update(env)
+    return subprocess.run(["bash", str(CHECK), *args], env=full, cwd=tmp_path, capture_output=True, text=True, timeout=timeout)
+
+
+def stage_lines(stdout: str) -> dict:
+    """{stage: {field: value}} from the `gpu_check stage:` and `gpu_check skip:` lines."""
+    out = {}
+    for line in stdout.splitlines():
+        if m := re.match(r"gpu_check (stage|skip):(\S+) (.*)$", line):
+            fields = dict(f.split(":", 1) for f in m.group(3).split())
+            out[m.group(2)] = {"kind": m.group(1), **fields}
+    return out
+
+
+def tar_texts(path) -> dict:
+    with tarfile.open(path) as tar:
+        return {m.name.removeprefix("./"): tar.extractfile(m).read().decode() for m in tar.getmembers() if m.isfile()}
+
+
+def test_cpu_rehearsal_runs_every_stage_and_packs_their_logs_and_the_table(tmp_path):
+    peer = tmp_path / "peer_train_gpt.py"
+    peer.write_text(STUB_PEER)
+    out = tmp_path / "out"
+    done = check(["--cpu-smoke", str(out)], tmp_path, PEER_SCRIPT=str(peer), GPU_CHECK_PLAIN_SECONDS="2",
+                 GPU_CHECK_STACK_SECONDS="2", GPU_CHECK_PEER_SECONDS="2")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    stages = stage_lines(done.stdout)
+    assert list(stages) == ["import", *STAGES]  # in this order
+    assert all(s["kind"] == "stage" and s["status"] == "ok" and s["exit_status"] == "0" for s in stages.values())
+    assert re.search(r"^gpu_check calibrate scale:\d\.\d{3} smoke_s:\d+ smoke_expected_s:30$", done.stdout, re.M)
+    assert re.search(r"^gpu_check done status:ok seconds:\d+ failed:none$", done.stdout, re.M)
+
+    assert sorted(p.name for p in out.iterdir()) == ["gpu_check.tgz", "summary.txt"]
+    texts = tar_texts(out / "gpu_check.tgz")
+    for stage in STAGES:
+        assert f"{stage}/{stage}.txt" in texts and f"{stage}/bench_env.txt" in texts
+    assert {"gpu_check.txt", "import.txt", "bench.json", "summary.txt"} <= set(texts)
+    assert not any(name.endswith((".pgolf", ".pt", ".ptz", ".bin")) for name in texts)  # logs only: small
+    assert (tmp_path / "work" / "stack" / "stack.pgolf").is_file()  # the artifacts stay in the work folder
+    summary = (out / "summary.txt").read_text()
+    assert texts["summary.txt"] == summary and "| run | status |" in summary and "gpu_check stage:stack status:ok" in summary
+    assert texts["import.txt"].startswith("import_check python:") and "zstandard:" in texts["import.txt"]
+
+    runs = {r["name"]: r for r in json.loads(texts["bench.json"])["runs"]}
+    assert sorted(runs) == sorted(STAGES) and all(r["status"] == "ok" for r in runs.values())
+    smoke = texts["smoke/smoke.txt"]
+    # The smoke: 5 steps, no TTT, no sliding windows, and only the first 4,096 validation tokens.
+    assert runs["smoke"]["steps"] == 5 and runs["smoke"]["val_targets"] == 4095
+    assert " iterations:5 " in smoke and " ttt:off " in smoke and " eval_stride:0 " in smoke
+    assert [p["phase"] for p in runs["stack_eval"]["eval_phases"]] == ["final_roundtrip", "final_sliding", "final_ttt"]
+    assert "mode:doc" in texts["stack_eval/stack_eval.txt"] and runs["stack_eval"]["val_targets"] == 65535
+    assert (tmp_path / "work" / "peer" / "peer_work" / "seen_seconds.txt").read_text() == "2"
+    assert "plain_over_peer_step_avg" in json.loads(texts["bench.json"])["ratios"]
+
+
+def test_a_stage_that_does_not_fit_the_budget_is_skipped_and_logged(tmp_path):
+    # 30 s less the 15 s kept for the table: the import check (10 s expected) fits, the smoke (30 s) does not.
+    done = check(["--cpu-smoke", str(tmp_path / "out")], tmp_path, GPU_CHECK_BUDGET="30")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    stages = stage_lines(done.stdout)
+    assert stages["import"]["status"] == "ok"
+    for name in ("smoke", "plain", "stack"):
+        assert stages[name]["kind"] == "skip" and stages[name]["reason"] == "budget"
+        assert int(stages[name]["expected_s"]) > int(stages[name]["left_s"])
+    assert re.search(r"^gpu_check skip:smoke reason:budget expected_s:30 left_s:\d+$", done.stdout, re.M)
+    assert stages["stack_eval"]["reason"] == "no_stack_artifact" and stages["peer"]["reason"] == "no_peer_script"
+    runs = {r["name"]: r for r in json.loads(tar_texts(tmp_path / "out" / "gpu_check.tgz")["bench.json"])["runs"]}
+    assert runs["plain"]["status"] == "skipped: budget" and runs["stack_eval"]["status"] == "skipped: no stack artifact"
+
+
+def test_a_failed_smoke_skips_every_later_stage_and_still_delivers_the_tarball(tmp_path):
+    out = tmp_path / "out"
+    done = check(["--cpu-smoke", str(out)], tmp_path, TERNARY_SCALE="bogus")  # reaches every run: a config error
+    assert done.returncode == 1
+    stages = stage_lines(done.stdout)
+    assert stages["smoke"]["status"] == "fail" and stages["import"]["status"] == "ok"
+    assert all(stages[name]["reason"] == "smoke_failed" for name in STAGES[1:])
+    assert "failed:smoke" in done.stdout
+    texts = tar_texts(out / "gpu_check.tgz")
+    assert "TERNARY_SCALE" in texts["smoke/smoke.txt"] and "| smoke | failed" in (out / "summary.txt").read_text()
+
+
+SLEEPY_PEER = textwrap.dedent("""\
+    import os, time
+    open(os.environ["PID_FILE"], "w").write(str(os.getpid()))
+    print("world_size:1 grad_accum_steps:8", flush=True)
+    time.sleep(300)
+""")
+
+
+def test_a_stage_that_overruns_is_stopped_at_the_budget_and_recorded(tmp_path):
+    peer, pid_file = tmp_path / "sleepy.py", tmp_path / "peer.pid"
+    peer.write_text(SLEEPY_PEER)
+    done = check(["--cpu-smoke", str(tmp_path / "out")], tmp_path, GPU_CHECK_BUDGET="34", GPU_CHECK_STAGES="peer",
+                 GPU_CHECK_PEER_SECONDS="1", PEER_SCRIPT=str(peer), PID_FILE=str(pid_file))
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]
+    stages = stage_lines(done.stdout)
+    assert stages["peer"]["status"] == "fail" and stages["peer"]["exit_status"] == "124"
+    assert all(stages[name]["reason"] == "not_selected" for name in STAGES[:-1])
+    seconds = int(re.search(r"^gpu_check done status:fail seconds:(\d+) failed:peer$", done.stdout, re.M).group(1))
+    assert seconds <= 34
+    assert not os.path.exists(f"/proc/{pid_file.read_text()}")  # torchrun stopped its worker
+    log = (tmp_path / "work" / "peer" / "peer.txt").read_text()
+    assert log.rstrip().splitlines()[-1].startswith("bench_run name:peer exit_status:124 ")
+    assert "| peer | failed: no final line, exit status 124 |" in (tmp_path / "out" / "summary.txt").read_text()
+
+
+@pytest.mark.parametrize("args, env, complaint", [
+    (["--bogus"], {}, "unknown option"),
+    (["a", "b"], {}, "one output folder only"),
+    ([], {}, "no output folder"),
+    (["out"], {"GPU_CHECK_BUDGET": "9m"}, "GPU_CHECK_BUDGET=9m"),
+    (["out"], {"GPU_CHECK_STACK_SECONDS": "0"}, "GPU_CHECK_STACK_SECONDS=0"),
+    (["out"], {"GPU_CHECK_STAGES": "smoke ttt"}, "unknown stage 'ttt'"),
+    (["out"], {"GPU_CHECK_SMOKE_VAL_TOKENS": "1"}, "GPU_CHECK_SMOKE_VAL_TOKENS=1"),
+    (["out"], {"DATA_PATH": "/nonexistent"}, "no fineweb_val_*.bin"),
+    (["out"], {"PEER_SCRIPT": "/nonexistent/train_gpt.py"}, "is not a file"),
+    (["used_out"], {}, "gpu_check.tgz exists"),
+    (["out"], {"GPU_CHECK_WORK": "used_work"}, "is not empty"),
+])
+def test_bad_input_exits_2_before_any_run(tmp_path, args, env, complaint):
+    (tmp_path / "used_out").mkdir()
+    (tmp_path / "used_out" / "gpu_check.tgz").write_text("x")
+    (tmp_path / "used_work").mkdir()
+    (tmp_path / "used_work" / "gpu_check.txt").write_text("x")
+    done = check(["--cpu-smoke", *args], tmp_path, timeout=60, **env)
+    assert done.returncode == 2 and complaint in done.stderr, done.stderr
+    assert "gpu_check stage:" not in done.stdout and not (tmp_path / "work").exists() and not (tmp_path / "out").exists()
+
+
+def test_without_a_gpu_the_real_check_refuses_to_start(tmp_path):
+    if any(os.access(os.path.join(d, "nvidia-smi"), os.X_OK) for d in os.environ.get("PATH", "").split(os.pathsep)):
+        pytest.skip("this machine has nvidia-smi")
+    done = check([str(tmp_path / "out")], tmp_path, timeout=60, DATA_PATH=str(ROOT / "data" / "sample"),
+                 TOKENIZER_PATH=str(ROOT / "data" / "sample" / "fineweb_1024_bpe.model"))
+    assert done.returncode == 2 and "--cpu-smoke" in done.stderr
+
+
+def test_dry_run_plans_import_to_stack_within_the_budget_and_touches_nothing(tmp_path):
+    done = check(["--dry-run"], tmp_path, timeout=60, NPROC="1", PEER_SCRIPT="/x/baseline.py")
+    assert done.returncode == 0, done.stderr
+    plan = {m.group(1): (int(m.group(2)), m.group(3), int(m.group(4)))
+            for m in re.finditer(r"^gpu_check plan stage:(\S+) expected_s:(\d+) fits:(yes|no) ends_s:(\d+)$", done.stdout, re.M)}
+    assert list(plan) == ["import", *STAGES]
+    # The header's arithmetic: 10 + 115 + 175 + 225 = 525 s, plus 15 s for the table and tarball = 540 s.
+    assert [plan[s][0] for s in plan] == [10, 115, 175, 225, 260, 140]
+    assert plan["stack"] == (225, "yes", 525) and plan["stack_eval"][1] == "no" and plan["peer"][1] == "no"
+    commands = [line for line in done.stdout.splitlines() if line.startswith("+ cd ")]
+    assert len(commands) == 5
+    smoke, plain, stack, stack_eval, peer = commands
+    work = tmp_path / "work"
+    assert f"DATA_PATH={work}/smoke_data " in smoke and "ITERATIONS=5 COMPILE_WARMUP_STEPS=2 VAL_LOSS_EVERY=0 TTT=off EVAL_STRIDE=0" in smoke
+    assert "MAX_WALLCLOCK_SECONDS=0 " in smoke and "MAX_WALLCLOCK_SECONDS=60 " in plain and "NUM_LAYERS=9 MODEL_DIM=512" in plain
+    assert "MAX_WALLCLOCK_SECONDS=120 " in stack and "MODEL_DIM" not in stack and "TTT=" not in stack
+    assert f"EVAL_ARTIFACT={work}/stack/stack.pgolf EVAL_STRIDE=64 TTT=doc" in stack_eval
+    assert peer.split(">")[0].rstrip().endswith("/x/baseline.py") and "MAX_WALLCLOCK_SECONDS=60 " in peer
+    assert not work.exists()
+
+
+def test_the_device_command_in_the_header_fits_the_run_tool(tmp_path):
+    header = CHECK.read_text().split("\nset -uo pipefail", 1)[0]
+    lines = [line for line in header.splitlines() if "bash tools/gpu_check.sh \"$OUT\"" in line and "pip install" in line]
+    assert len(lines) == 1
+    command = lines[0].removeprefix("#").strip()
+    assert len(command) < 2000 and "--target /tmp/site .gpu/whl/*.whl" in command and "DATA_PATH=$PWD/.gpu/data" in command
+    help_text = subprocess.run(["bash", str(CHECK), "--help"], capture_output=True, text=True, timeout=30)
+    assert help_text.returncode == 0 and command in help_text.stdout and "set -uo" not in help_text.stdout
