@@ -179,7 +179,7 @@ def test_dry_run_plans_import_to_stack_within_the_budget_and_touches_nothing(tmp
             for m in re.finditer(r"^gpu_check plan stage:(\S+) expected_s:(\d+) fits:(yes|no) ends_s:(\d+)$", done.stdout, re.M)}
     assert list(plan) == ["import", *STAGES]
     # The header's arithmetic: 10 + 115 + 175 + 225 = 525 s, plus 15 s for the table and tarball = 540 s.
-    assert [plan[s][0] for s in plan] == [10, 115, 175, 225, 260, 140]
+    assert [plan[s][0] for s in plan] == [10, 115, 175, 225, 380, 140]
     assert plan["stack"] == (225, "yes", 525) and plan["stack_eval"][1] == "no" and plan["peer"][1] == "no"
     commands = [line for line in done.stdout.splitlines() if line.startswith("+ cd ")]
     assert len(commands) == 5

@@ -69,10 +69,26 @@ def test_run_script_dry_run_prints_every_seed_and_touches_nothing(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "SEEDS": "1 2", "OUT_DIR": str(tmp_path / "out"), "HOME": str(tmp_path)}
     done = subprocess.run(["bash", str(ROOT / "run_8xh100.sh"), "--dry-run"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.count("torchrun --standalone --nproc_per_node=8 train_gpt.py") == 2
+    script = tmp_path / "out" / "train_gpt.py"  # every seed runs the run folder's copy
+    assert f"+ cp train_gpt.py {script}" in done.stdout and "--compress-code" not in done.stdout
+    assert done.stdout.count(f"torchrun --standalone --nproc_per_node=8 {script} > ") == 2
     assert "SEED=1 " in done.stdout and "SEED=2 " in done.stdout and "tools/summarize.py" in done.stdout
+    assert f"tools/make_record.py {tmp_path / 'out'} --name" in done.stdout
     assert not (tmp_path / "out").exists()
     assert subprocess.run(["bash", "-n", str(ROOT / "run_8xh100.sh")]).returncode == 0
+
+
+def test_run_script_compress_code_builds_and_runs_the_wrapper(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "SEEDS": "1", "OUT_DIR": str(tmp_path / "out"), "HOME": str(tmp_path), "COMPRESS_CODE": "1"}
+    done = subprocess.run(["bash", str(ROOT / "run_8xh100.sh"), "--dry-run"], env=env, capture_output=True, text=True, timeout=60)
+    script = tmp_path / "out" / "train_gpt.py"
+    assert done.returncode == 0, done.stderr
+    assert f"+ python3 tools/make_record.py --compress-code train_gpt.py -o {script}" in done.stdout
+    assert f"torchrun --standalone --nproc_per_node=8 {script} > " in done.stdout and "+ cp train_gpt.py" not in done.stdout
+    assert not (tmp_path / "out").exists()
+    bad = subprocess.run(["bash", str(ROOT / "run_8xh100.sh"), "--dry-run"], env={**env, "COMPRESS_CODE": "yes"},
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "COMPRESS_CODE=yes: use 1 or 0" in bad.stderr
 
 
 def test_run_script_never_overwrites_earlier_logs(tmp_path):
@@ -82,15 +98,16 @@ def test_run_script_never_overwrites_earlier_logs(tmp_path):
     assert done.returncode == 1 and "already exists" in done.stderr
 
 
-RECORDS = sorted((ROOT / "records").glob("*/submission.json"))
+RECORDS = sorted((ROOT / "records").glob("*/submission.json")) + sorted((ROOT / "records").glob("track_*/*/submission.json"))
 
 
 @pytest.mark.parametrize("submission", RECORDS, ids=[p.parent.name for p in RECORDS])
 def test_records_submission_agrees_with_the_logs_beside_it(submission):
     stored = json.loads(submission.read_text())
-    logs = sorted(submission.parent.joinpath("logs").glob("*.txt"))
-    names = {r["log"] for r in stored["seed_results"]}
-    rebuilt = summarize.summarize([p for p in logs if p.name in names], {k: stored[k] for k in ("author", "github_id", "name", "blurb", "date")})
+    names = [r["log"] for r in stored["seed_results"]]
+    logs = {p.name: p for pattern in ("*", "logs/*") for p in submission.parent.glob(pattern) if p.name in names}
+    meta = {k: stored[k] for k in ("author", "github_id", "name", "blurb", "date", "track") if k in stored}
+    rebuilt = summarize.summarize([logs[n] for n in names], meta)
     assert rebuilt == stored
 
 

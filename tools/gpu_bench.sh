@@ -42,7 +42,8 @@ absolute() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/${1#./}" ;; esac; }
 # The baseline's shape and settings; its compile warm-up is our COMPILE_WARMUP_STEPS (default 20),
 # and it has no learning-rate warm-up.
 PLAIN_VARS=(NUM_LAYERS=9 MODEL_DIM=512 MLP_MULT=2 NUM_HEADS=8 NUM_KV_HEADS=4 TRAIN_SEQ_LEN=1024
-  TRAIN_BATCH_TOKENS=524288 TERNARY_LAYERS=none LOOPS=1 TTT=off EVAL_STRIDE=0 WARMUP_STEPS=0)
+  TRAIN_BATCH_TOKENS=524288 TERNARY_LAYERS=none LOOPS=1 TTT=off EVAL_STRIDE=0 WARMUP_STEPS=0
+  ROPE_BASE=10000 LOGIT_SOFTCAP=30 QK_GAIN_INIT=1.5 SCALAR_LR=0.04 TIED_EMBED_LR=0.05)
 # --cpu-smoke: a shape small enough for 2 CPU cores, overriding every run's shape variables.
 SMOKE_SHAPE=(MODEL_DIM=64 NUM_HEADS=2 NUM_KV_HEADS=1 NUM_LAYERS=2 MLP_MULT=2 TRAIN_SEQ_LEN=64
   TRAIN_BATCH_TOKENS=2048 EVAL_SEQ_LEN=64 TTT_DOC_CHUNK=32

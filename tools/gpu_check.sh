@@ -60,8 +60,8 @@
 #              stack 3.0 x 0.35 s (its forward FLOPs per token, README "Measured results") + 15% for QAT = 1.2 s.
 #              They only matter for untimed steps: training itself stops at its wall clock.
 #   sliding    stride 64 on 1.04M targets: 67 s (README's 8xH100 projection) x 1,040,298 / 62,021,846 x 8 = 9 s
-#   doc TTT    window lengths 256, 512, 768, 1024 (TTT_DOC_CHUNK=256 up to EVAL_SEQ_LEN, dynamic=False):
-#              4 cold forward + backward graphs = 4 x C = 180 s; adapting 30 s (80 s x 0.134, the 8xH100
+#   doc TTT    window lengths 256, 512, 768, 1024 (TTT_DOC_CHUNK=256 up to EVAL_SEQ_LEN, dynamic=False),
+#              each primed with and without gradients (eval_compile): 4 x C + 4 x Ce = 300 s; adapting 30 s (80 s x 0.134, the 8xH100
 #              projection scaled to 1.04M targets on one GPU, x ~3 for the dev set's part-filled batches)
 #   stage       arithmetic                                                                     expected
 #   import      python, torch, CUDA init, nvidia-smi                                               10 s
@@ -69,7 +69,7 @@
 #   plain       S 20 + C 45 + 20 warm-up x 0.35 + 60 + E 10 + Ce 30 + roundtrip 1           115 + 60 = 175 s
 #   stack       S 20 + C/2 23 (the smoke's graph) + 20 warm-up x 1.2 + 120 + E 10 + Ce/2 15
 #               + roundtrip 1 + sliding 9                                                   105 + 120 = 225 s
-#   stack_eval  S 20 + load 5 + Ce/2 15 + roundtrip 1 + sliding 9 + doc TTT 180 + 30                  260 s (TTT off: 50)
+#   stack_eval  S 20 + load 5 + Ce/2 15 + roundtrip 1 + sliding 9 + doc TTT 300 + 30                  380 s (TTT off: 50)
 #   peer        probe 5 + start 10 + C 45 + 20 warm-up x 0.35 + 60 + int8/zlib 5 + 2 evaluations 5  80 + 60 = 140 s
 #   import to stack: 10 + 115 + 175 + 225 = 525 s, + 15 s for the table and tarball = 540 s, the budget.
 #   stack_eval and peer run only when the clock (after calibration) says they fit: faster compilation
@@ -119,7 +119,7 @@ if [ "$MODE" = cpu ]; then
   SMOKE_VAL_TOKENS=${GPU_CHECK_SMOKE_VAL_TOKENS:-4096}
   PEER=${PEER_SCRIPT:-}
 else
-  declare -A EXPECT=([import]=10 [smoke]=115 [plain]=115 [stack]=105 [stack_eval]=260 [peer]=80)
+  declare -A EXPECT=([import]=10 [smoke]=115 [plain]=115 [stack]=105 [stack_eval]=380 [peer]=80)
   if [ -d .gpu/data ]; then
     DATA_PATH=${DATA_PATH:-.gpu/data}
     TOKENIZER_PATH=${TOKENIZER_PATH:-.gpu/data/fineweb_1024_bpe.model}

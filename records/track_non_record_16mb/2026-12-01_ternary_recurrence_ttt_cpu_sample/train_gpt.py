@@ -1,0 +1,1499 @@
+"""Parameter Golf trainer: ternary QAT, depth recurrence and score-first test-time training in one file.
+
+Reads top to bottom as the data flows: configuration, distributed setup, data, metric, model
+(with its two seams, BitLinear and RecurrentBlockGroup), optimizers, training, export (packing),
+evaluation (sliding window, test-time training), main(). Every knob is an environment variable
+listed in `Hyperparameters`; nothing runs at import time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import hashlib
+import importlib
+import json
+import math
+import os
+import struct
+import sys
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+if __name__ == "__main__":  # a missing or broken package is a message, not a traceback (an import, as in tests, still raises)
+    for _name in ("numpy", "sentencepiece", "torch", "zstandard"):
+        try:
+            importlib.import_module(_name)
+        except Exception as exc:
+            missing = isinstance(exc, ModuleNotFoundError) and exc.name == _name
+            print(f"error: {_name} is not installed: pip install {_name}" if missing else f"error: {_name} failed to import "
+                  f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}): reinstall it with pip install --force-reinstall {_name}", file=sys.stderr)
+            sys.exit(2)
+
+import numpy as np
+import sentencepiece as spm
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+import zstandard
+from torch import Tensor
+
+HERE = Path(__file__).resolve().parent
+SAMPLE_DIR = HERE / "data" / "sample"
+DOWNLOAD_HINT = (
+    "download the challenge data inside a checkout of github.com/openai/parameter-golf with "
+    "`python3 data/cached_challenge_fineweb.py --variant sp1024`, or point DATA_PATH and TOKENIZER_PATH at it"
+)
+
+# -----------------------------------------------------------------------------
+# Configuration
+# -----------------------------------------------------------------------------
+# One dataclass holds every knob. Each field is an environment variable of the same name in
+# upper case, with the competition default beside it and, where the CPU sample profile needs a
+# smaller value, a `cpu=` default. Validation happens in `from_env`, before any work. "(ternary record)"
+# marks a competition default taken from the challenge's 1.1570 BPB ternary record (README table).
+
+
+class RunError(ValueError):
+    """A run that cannot go on: `main` prints `error: <message>` and exits with `status`."""
+    status = 2
+
+
+class ConfigError(RunError):
+    """A bad environment variable or a configuration that cannot run; raised before any work."""
+
+
+def knob(default, doc: str, cpu=None, check=None, cuda=None):
+    """`cpu=`: the CPU sample profile's default; `cuda=`: the default on a CUDA device, whatever the profile."""
+    return field(default=default, metadata={"doc": doc, "cpu": cpu, "check": check, "cuda": cuda})
+
+
+POSITIVE = (lambda v: v > 0, "a value > 0")
+NON_NEGATIVE = (lambda v: v >= 0, "a value >= 0")
+FRACTION = (lambda v: 0 <= v <= 1, "a value in [0, 1]")
+BELOW_ONE = (lambda v: 0 <= v < 1, "a value in [0, 1)")
+
+
+def one_of(*choices):
+    return (lambda v: v in choices, "one of " + "|".join(choices))
+
+
+@dataclass
+class Hyperparameters:
+    # Run and data.
+    data_path: str = knob("./data/datasets/fineweb10B_sp1024", "folder of fineweb_{train,val}_*.bin shards", cpu=str(SAMPLE_DIR))
+    tokenizer_path: str = knob("./data/tokenizers/fineweb_1024_bpe.model", "SentencePiece model", cpu=str(SAMPLE_DIR / "fineweb_1024_bpe.model"))
+    run_id: str = knob("", "log and artifact name; empty = a timestamp")
+    seed: int = knob(1337, "random seed", check=NON_NEGATIVE)
+    config_profile: str = knob("auto", "auto (competition with CUDA, cpu_sample without) | competition | cpu_sample", check=one_of("auto", "competition", "cpu_sample"))
+    # Device choices: each defaults by device, and each can be forced, so that a CPU rehearses the GPU's path.
+    compile: bool = knob(False, "torch.compile (fullgraph) the model, Newton-Schulz and the evaluation forward; on CPU too", cuda=True)
+    compile_backend: str = knob("inductor", "torch.compile backend; aot_eager captures and guards the same graphs without generating kernels")
+    autocast: str = knob("off", "bf16 autocast of the forward, or off (fp32)", cuda="bf16", check=one_of("bf16", "off"))
+    fused_adam: bool = knob(False, "AdamW's fused kernel", cuda=True)
+    muon_dtype: str = knob("fp32", "dtype of Newton-Schulz and of Muon's update exchange between ranks", cuda="bf16", check=one_of("bf16", "fp32"))
+    sdpa_backend: str = knob("auto", "attention kernel (auto = torch's choice, which changes with its version)", cuda="flash",
+                             check=one_of("auto", "flash", "cudnn", "efficient", "math"))
+    # Model shape.
+    vocab_size: int = knob(1024, "tokenizer vocabulary size", check=POSITIVE)
+    num_layers: int = knob(10, "stored blocks (prelude + shared + coda)", cpu=4, check=POSITIVE)
+    prelude_layers: int = knob(0, "unique blocks before the shared group", check=NON_NEGATIVE)
+    shared_blocks: int = knob(0, "blocks looped LOOPS times; 0 = NUM_LAYERS - PRELUDE_LAYERS - CODA_LAYERS", check=NON_NEGATIVE)
+    loops: int = knob(1, "times the shared blocks run per forward", check=POSITIVE)
+    coda_layers: int = knob(0, "unique blocks after the shared group", check=NON_NEGATIVE)
+    loop_start_frac: float = knob(0.5, "fraction of training (wall clock, or ITERATIONS without a cap) before which the shared blocks run once, then LOOPS times", check=FRACTION)
+    progressive_loss_loops: str = knob("", "comma list of loops (from 1) whose output also gets a training loss")
+    progressive_loss_weight: float = knob(0.1, "weight of each progressive loss term", check=NON_NEGATIVE)
+    model_dim: int = knob(768, "residual width", cpu=128, check=POSITIVE)
+    num_heads: int = knob(8, "attention heads (8, head size 96: ternary record)", cpu=4, check=POSITIVE)
+    num_kv_heads: int = knob(4, "key/value heads (grouped-query attention)", cpu=2, check=POSITIVE)
+    mlp_mult: int = knob(4, "MLP hidden = MLP_MULT * MODEL_DIM", cpu=2, check=POSITIVE)
+    tie_embeddings: bool = knob(True, "output head shares the token embedding")
+    rope_base: float = knob(5000.0, "rotary embedding base (5000: ternary record)", cpu=10000.0, check=POSITIVE)
+    logit_softcap: float = knob(10.0, "logits = c * tanh(logits / c) (10: ternary record)", cpu=30.0, check=POSITIVE)
+    qk_gain_init: float = knob(2.25, "initial per-head query gain (2.25: ternary record)", cpu=1.5, check=POSITIVE)
+    tied_embed_init_std: float = knob(0.005, "init std of the tied embedding", check=POSITIVE)
+    # Ternary quantization-aware training.
+    ternary_layers: str = knob("attn,mlp", "block linears that are ternary: comma list of attn, mlp, or none")
+    ternary_scale: str = knob("absmean", "ternary scale estimator", check=one_of("absmean", "absmedian"))
+    ternary_group: int = knob(128, "input columns per ternary scale; 0 = one scale per output row (128: ternary record)", cpu=0, check=NON_NEGATIVE)
+    ternary_l1: float = knob(0.0, "L1 penalty on ternary latent weights (sparsity)", check=NON_NEGATIVE)
+    qat_start_frac: float = knob(0.0, "fraction of training (wall clock, or ITERATIONS without a cap) before ternary forward switches on (0: ternary record)", cpu=0.5, check=FRACTION)
+    # Training.
+    iterations: int = knob(20000, "maximum optimizer steps", check=POSITIVE)
+    max_wallclock_seconds: float = knob(600.0, "training wall-clock cap; 0 = none", cpu=120.0, check=NON_NEGATIVE)
+    warmup_steps: int = knob(0, "learning-rate warm-up steps (none: ternary record)", cpu=10, check=NON_NEGATIVE)
+    warmdown_iters: int = knob(1200, "learning-rate warm-down length in steps (wall-clock based under a cap)", cpu=150, check=NON_NEGATIVE)
+    compile_warmup_steps: int = knob(20, "untimed steps that prime torch.compile, then state is reset", cpu=0, check=NON_NEGATIVE)
+    train_seq_len: int = knob(1024, "training sequence length", cpu=256, check=POSITIVE)
+    train_batch_tokens: int = knob(524288, "global tokens per optimizer step", cpu=8192, check=POSITIVE)
+    grad_accum_steps: int = knob(0, "micro-steps per optimizer step; 0 = 8 // world size on CUDA, 1 on CPU", check=NON_NEGATIVE)
+    val_loss_every: int = knob(1000, "steps between validation passes during training (and at its end); 0 = none, the final evaluation always runs", cpu=100, check=NON_NEGATIVE)
+    val_batch_size: int = knob(524288, "global tokens per evaluation batch", cpu=16384, check=POSITIVE)
+    train_log_every: int = knob(200, "steps between train-loss log lines", cpu=25, check=POSITIVE)
+    # Optimizers.
+    matrix_lr: float = knob(0.04, "Muon learning rate (block matrices)", check=POSITIVE)
+    scalar_lr: float = knob(0.02, "Adam learning rate of vectors and scalars (0.02: ternary record)", cpu=0.04, check=POSITIVE)
+    tied_embed_lr: float = knob(0.02, "Adam learning rate of the tied embedding (0.02: ternary record)", cpu=0.05, check=POSITIVE)
+    embed_lr: float = knob(0.6, "Adam learning rate of the embedding when untied", check=POSITIVE)
+    head_lr: float = knob(0.008, "Adam learning rate of the untied output head", check=POSITIVE)
+    muon_momentum: float = knob(0.95, "Muon momentum", check=FRACTION)
+    muon_momentum_warmup_start: float = knob(0.85, "Muon momentum at step 0", check=FRACTION)
+    muon_momentum_warmup_steps: int = knob(500, "steps to reach MUON_MOMENTUM", cpu=50, check=NON_NEGATIVE)
+    muon_backend_steps: int = knob(5, "Newton-Schulz iterations", check=POSITIVE)
+    muon_wd: float = knob(0.0, "decoupled weight decay of Muon matrices", check=NON_NEGATIVE)
+    adam_wd: float = knob(0.0, "decoupled weight decay of embedding and head", check=NON_NEGATIVE)
+    beta1: float = knob(0.9, "Adam beta1", check=BELOW_ONE)
+    beta2: float = knob(0.95, "Adam beta2", check=BELOW_ONE)
+    adam_eps: float = knob(1e-8, "Adam epsilon", check=POSITIVE)
+    grad_clip_norm: float = knob(0.0, "global gradient-norm clip; 0 = off", check=NON_NEGATIVE)
+    # Export.
+    artifact_limit: int = knob(16_000_000, "bytes of code + compressed model", check=POSITIVE)
+    artifact_path: str = knob("", "where the artifact is written; empty = artifacts/<RUN_ID>.pgolf")
+    int_bits: int = knob(6, "bits of non-ternary block matrices", check=(lambda v: 2 <= v <= 8, "an integer in 2..8"))
+    embed_bits: int = knob(8, "bits of the embedding (and untied head)", check=(lambda v: 2 <= v <= 8, "an integer in 2..8"))
+    eval_artifact: str = knob("", "evaluate this artifact and skip training")
+    # Evaluation.
+    eval_seq_len: int = knob(0, "evaluation window; 0 = TRAIN_SEQ_LEN", check=NON_NEGATIVE)
+    eval_stride: int = knob(16, "sliding-window stride; 0 = non-overlapping only (16: ternary record)", cpu=64, check=NON_NEGATIVE)
+    eval_budget_seconds: float = knob(600.0, "evaluation time budget; TTT stops adapting when projected over it", check=POSITIVE)
+    eval_dump: str = knob("", "write per-target NLL (nats, float32, .npy) of the final evaluation here")
+    ttt: str = knob("off", "score-first test-time training: doc = per-document LoRA (chunk TTT was removed: doc beat it, README)",
+                    cpu="doc", check=one_of("off", "doc"))
+    ttt_doc_chunk: int = knob(256, "TTT=doc: targets a document scores, then adapts on, per step (at most EVAL_SEQ_LEN)", cpu=64, check=POSITIVE)
+    ttt_doc_batch: int = knob(64, "TTT=doc: documents adapted side by side, each with its own adapters", cpu=8, check=POSITIVE)
+    ttt_lora_rank: int = knob(8, "TTT=doc: rank of each document's LoRA adapters", check=POSITIVE)
+    ttt_epochs: int = knob(1, "passes over each chunk", check=POSITIVE)
+    ttt_lr: float = knob(0.003, "AdamW learning rate of the adapters (SGD and other rates measured worse: README)", check=POSITIVE)
+    ttt_params: str = knob("all", "blocks whose linears get adapters: all | last:<k> (the last k stored blocks)")
+
+    profile_reason: str = field(default="", metadata={"internal": True})
+
+    # Keys that define the network; the artifact records them so evaluation needs no shape variables.
+    MODEL_KEYS = (
+        "vocab_size", "num_layers", "prelude_layers", "shared_blocks", "loops", "coda_layers",
+        "model_dim", "num_heads", "num_kv_heads", "mlp_mult", "tie_embeddings", "rope_base", "logit_softcap",
+        "qk_gain_init", "tied_embed_init_std", "ternary_layers", "ternary_scale", "ternary_group",
+    )
+
+    @classmethod
+    def knobs(cls):
+        return [f for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
+
+    @classmethod
+    def from_env(cls, env=None, cuda: bool | None = None) -> "Hyperparameters":
+        env = os.environ if env is None else env
+        cuda = torch.cuda.is_available() if cuda is None else cuda
+        profile = env.get("CONFIG_PROFILE", "auto")
+        if profile == "auto":
+            profile = "competition" if cuda else "cpu_sample"
+            reason = "CUDA found: competition shape" if cuda else "no CUDA device: a small model on data/sample that finishes on 2 CPU cores in about 3 minutes"
+        else:
+            reason = "CONFIG_PROFILE set"
+        values = {}
+        for f in cls.knobs():
+            name = f.name.upper()
+            default = f.metadata["cpu"] if profile == "cpu_sample" and f.metadata["cpu"] is not None else f.default
+            default = f.metadata["cuda"] if cuda and f.metadata["cuda"] is not None else default
+            raw = env.get(name)
+            value = default if raw is None or raw == "" and f.type != "str" else parse_value(name, raw, f.type)
+            check = f.metadata["check"]
+            if check is not None and not check[0](value):
+                raise ConfigError(f"{name}={value!r} is not allowed: expected {check[1]}")
+            values[f.name] = value
+        values["config_profile"] = profile
+        layers = values["prelude_layers"] + values["shared_blocks"] + values["coda_layers"]
+        if env.get("NUM_LAYERS") and env.get("SHARED_BLOCKS") and values["num_layers"] != layers:
+            raise ConfigError(f"NUM_LAYERS={values['num_layers']} disagrees with PRELUDE_LAYERS + SHARED_BLOCKS + CODA_LAYERS = {layers}; set only one of them")
+        return cls(**values, profile_reason=reason).validated()
+
+    def validated(self) -> "Hyperparameters":
+        """Cross-field checks; resolves SHARED_BLOCKS and NUM_LAYERS into each other."""
+        if self.shared_blocks == 0:
+            self.shared_blocks = self.num_layers - self.prelude_layers - self.coda_layers
+        if self.shared_blocks <= 0:
+            raise ConfigError(f"SHARED_BLOCKS resolves to {self.shared_blocks}: need NUM_LAYERS > PRELUDE_LAYERS + CODA_LAYERS")
+        self.num_layers = self.prelude_layers + self.shared_blocks + self.coda_layers
+        if self.model_dim % self.num_heads or (self.model_dim // self.num_heads) % 2:
+            raise ConfigError(f"MODEL_DIM={self.model_dim} must be a multiple of NUM_HEADS={self.num_heads} with an even head size")
+        if self.num_heads % self.num_kv_heads:
+            raise ConfigError(f"NUM_HEADS={self.num_heads} must be a multiple of NUM_KV_HEADS={self.num_kv_heads}")
+        bad = self.ternary_kinds - {"attn", "mlp"}
+        if bad or (not self.ternary_kinds and self.ternary_layers.strip() != "none"):
+            raise ConfigError(f"TERNARY_LAYERS={self.ternary_layers!r}: use a comma list of attn, mlp, or none")
+        if self.ternary_group and self.ternary_kinds:
+            widths = {self.model_dim, self.model_dim * self.mlp_mult}
+            if any(w % self.ternary_group for w in widths):
+                raise ConfigError(f"TERNARY_GROUP={self.ternary_group} must divide the layer widths {sorted(widths)}")
+        if self.aux_loops and (self.loops == 1 or not all(1 <= loop <= self.loops for loop in self.aux_loops)):
+            raise ConfigError(f"PROGRESSIVE_LOSS_LOOPS={self.progressive_loss_loops!r}: list loops 1..LOOPS={self.loops}, which must be > 1")
+        if self.eval_seq_len == 0:
+            self.eval_seq_len = self.train_seq_len
+        if self.eval_stride > self.eval_seq_len:
+            raise ConfigError(f"EVAL_STRIDE={self.eval_stride} must be at most EVAL_SEQ_LEN={self.eval_seq_len}")
+        if self.ttt == "doc" and self.ttt_doc_chunk > self.eval_seq_len:
+            raise ConfigError(f"TTT_DOC_CHUNK={self.ttt_doc_chunk} must be at most EVAL_SEQ_LEN={self.eval_seq_len}: a chunk is scored in one window")
+        parse_ttt_params(self.ttt_params, self.num_layers)
+        return self
+
+    @property
+    def ternary_kinds(self) -> set[str]:
+        return {k.strip() for k in self.ternary_layers.split(",") if k.strip() and k.strip() != "none"}
+
+    @property
+    def aux_loops(self) -> tuple[int, ...]:
+        try:
+            return tuple(int(v) for v in self.progressive_loss_loops.split(",") if v.strip())
+        except ValueError:
+            raise ConfigError(f"PROGRESSIVE_LOSS_LOOPS={self.progressive_loss_loops!r}: use a comma list of integers") from None
+
+    def model_config(self) -> dict:
+        return {k: getattr(self, k) for k in self.MODEL_KEYS}
+
+
+def parse_value(name: str, raw: str, kind: str):
+    try:
+        if kind == "bool":
+            if raw.lower() not in ("0", "1", "true", "false"):
+                raise ValueError
+            return raw.lower() in ("1", "true")
+        return {"int": int, "float": float, "str": str}[kind](raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a valid {kind}") from None
+
+
+def parse_ttt_params(spec: str, num_layers: int) -> int:
+    """How many of the last stored blocks get TTT adapters."""
+    if spec == "all":
+        return num_layers
+    if spec.startswith("last:") and spec[5:].isdigit() and 1 <= int(spec[5:]) <= num_layers:
+        return int(spec[5:])
+    raise ConfigError(f"TTT_PARAMS={spec!r}: use all or last:<k> with 1 <= k <= {num_layers}")
+
+
+# -----------------------------------------------------------------------------
+# Distributed setup and logging
+# -----------------------------------------------------------------------------
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    device: torch.device = torch.device("cpu")
+
+    def all_reduce(self, t: Tensor, op=dist.ReduceOp.SUM) -> Tensor:
+        if self.world > 1:
+            dist.all_reduce(t, op=op)
+        return t
+
+
+def setup_distributed() -> Dist:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    if world > 1:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Dist(rank, world, device)
+
+
+def resolve_run_id(cfg: Hyperparameters, ctx: Dist) -> str:
+    if cfg.run_id:
+        return cfg.run_id
+    # Rank 0's clock names the run so that every rank writes and reads the same artifact path.
+    stamp = torch.tensor([int(time.strftime("%Y%m%d%H%M%S"))], dtype=torch.int64, device=ctx.device)
+    if ctx.world > 1:
+        dist.broadcast(stamp, 0)
+    return f"run_{stamp.item()}"
+
+
+class Logger:
+    def __init__(self, path: Path | None):
+        self.path = path
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, msg: str):
+        if self.path is None:
+            return
+        print(msg, flush=True)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(msg + "\n")
+
+
+# -----------------------------------------------------------------------------
+# Data: the challenge shard format
+# -----------------------------------------------------------------------------
+# A shard is 256 little-endian int32 (magic 20240520, version 1, token count, zeros) followed by
+# that many uint16 tokens. Everything is checked before training, so a bad shard costs seconds.
+
+SHARD_MAGIC, SHARD_VERSION, SHARD_HEADER_INTS = 20240520, 1, 256
+BOS_ID = 1
+
+
+class DataError(RunError):
+    """Missing or corrupt data or tokenizer."""
+
+
+def write_shard(path: str | Path, tokens: np.ndarray):
+    header = np.zeros(SHARD_HEADER_INTS, dtype="<i4")
+    header[:3] = (SHARD_MAGIC, SHARD_VERSION, len(tokens))
+    with open(path, "wb") as f:
+        f.write(header.tobytes())
+        f.write(np.asarray(tokens, dtype="<u2").tobytes())
+
+
+def shard_token_count(path: str | Path) -> int:
+    size = os.path.getsize(path)
+    header = np.fromfile(path, dtype="<i4", count=SHARD_HEADER_INTS)
+    if header.size < SHARD_HEADER_INTS or header[0] != SHARD_MAGIC or header[1] != SHARD_VERSION:
+        raise DataError(f"{path}: not a challenge shard (bad header: expected magic {SHARD_MAGIC} and version {SHARD_VERSION}); re-download it")
+    n = int(header[2])
+    if size != SHARD_HEADER_INTS * 4 + 2 * n:
+        raise DataError(f"{path}: header says {n} tokens but the file holds {(size - SHARD_HEADER_INTS * 4) / 2:g}; the shard is truncated or corrupt, re-download it")
+    return n
+
+
+def load_shard(path: str | Path, vocab_size: int) -> np.ndarray:
+    n = shard_token_count(path)
+    tokens = np.fromfile(path, dtype="<u2", count=n, offset=SHARD_HEADER_INTS * 4)
+    if n and int(tokens.max()) >= vocab_size:
+        raise DataError(f"{path}: token id {int(tokens.max())} is outside VOCAB_SIZE={vocab_size}; wrong tokenizer variant or corrupt shard")
+    return tokens
+
+
+def shard_files(cfg: Hyperparameters, split: str) -> list[str]:
+    files = sorted(glob.glob(os.path.join(cfg.data_path, f"fineweb_{split}_*.bin")))
+    if not files:
+        raise DataError(f"no fineweb_{split}_*.bin shards in DATA_PATH={cfg.data_path}: {DOWNLOAD_HINT}")
+    for f in files:
+        shard_token_count(f)
+    return files
+
+
+class DistributedTokenLoader:
+    """Reads the shards in order, wrapping around. Each call takes the next global span and rank r gets
+    its own contiguous slice of it: the slicing is the same for every world size, so one process and
+    N processes see the same sequences for the same global batch."""
+
+    def __init__(self, files: list[str], cfg: Hyperparameters, ctx: Dist):
+        self.files, self.vocab_size, self.seq_len, self.ctx = files, cfg.vocab_size, cfg.train_seq_len, ctx
+        self.index, self.tokens, self.pos = 0, load_shard(files[0], cfg.vocab_size), 0
+
+    def take(self, n: int) -> np.ndarray:
+        parts = []
+        while n > 0:
+            if self.pos >= len(self.tokens):
+                self.index = (self.index + 1) % len(self.files)
+                self.tokens, self.pos = load_shard(self.files[self.index], self.vocab_size), 0
+            parts.append(self.tokens[self.pos : self.pos + n])
+            self.pos += len(parts[-1])
+            n -= len(parts[-1])
+        return np.concatenate(parts)
+
+    def next_batch(self, global_tokens: int) -> tuple[Tensor, Tensor]:
+        local = global_tokens // self.ctx.world
+        span = self.take(global_tokens + 1)
+        self.pos -= 1  # the last target is the next span's first input
+        mine = torch.from_numpy(span[self.ctx.rank * local : (self.ctx.rank + 1) * local + 1].astype(np.int64))
+        x, y = mine[:-1].view(-1, self.seq_len), mine[1:].view(-1, self.seq_len)
+        return x.to(self.ctx.device, non_blocking=True), y.to(self.ctx.device, non_blocking=True)
+
+
+# -----------------------------------------------------------------------------
+# Metric: bits per byte from the SentencePiece pieces
+# -----------------------------------------------------------------------------
+# BPB is tokenizer-agnostic: summed NLL in bits over the UTF-8 bytes of the scored text. A
+# piece's bytes are its text without the leading "▁"; that space is one more byte unless the
+# previous token is a boundary (control/unknown/unused, which themselves count 0 bytes).
+
+
+@dataclass
+class ByteTables:
+    base_bytes: Tensor
+    has_leading_space: Tensor
+    is_boundary: Tensor
+
+    @classmethod
+    def from_tokenizer(cls, sp: spm.SentencePieceProcessor, vocab_size: int) -> "ByteTables":
+        size = max(int(sp.vocab_size()), vocab_size)
+        base, space, boundary = np.zeros(size, np.int16), np.zeros(size, np.bool_), np.ones(size, np.bool_)
+        for i in range(int(sp.vocab_size())):
+            if sp.is_control(i) or sp.is_unknown(i) or sp.is_unused(i):
+                continue
+            boundary[i] = False
+            if sp.is_byte(i):
+                base[i] = 1
+                continue
+            piece = sp.id_to_piece(i)
+            if piece.startswith("\u2581"):
+                space[i], piece = True, piece[1:]
+            base[i] = len(piece.encode("utf-8"))
+        return cls(torch.from_numpy(base), torch.from_numpy(space), torch.from_numpy(boundary))
+
+    def target_bytes(self, tokens: Tensor) -> Tensor:
+        """Bytes of each target tokens[t + 1] given its predecessor tokens[t]; length len(tokens) - 1."""
+        prev, tgt = tokens[:-1].long().cpu(), tokens[1:].long().cpu()
+        return self.base_bytes[tgt].long() + (self.has_leading_space[tgt] & ~self.is_boundary[prev]).long()
+
+
+def load_tokenizer(cfg: Hyperparameters) -> spm.SentencePieceProcessor:
+    if not os.path.isfile(cfg.tokenizer_path):
+        raise DataError(f"tokenizer not found at TOKENIZER_PATH={cfg.tokenizer_path}: {DOWNLOAD_HINT}")
+    sp = spm.SentencePieceProcessor()
+    try:
+        sp.Load(cfg.tokenizer_path)
+    except (OSError, RuntimeError) as e:
+        raise DataError(f"TOKENIZER_PATH={cfg.tokenizer_path} is not a SentencePiece model ({e})") from None
+    if int(sp.vocab_size()) != cfg.vocab_size:
+        raise DataError(f"tokenizer has {sp.vocab_size()} pieces but VOCAB_SIZE={cfg.vocab_size}; use the matching tokenizer")
+    return sp
+
+
+def bpb(nll_sum: float, n_bytes: int) -> float:
+    return nll_sum / math.log(2.0) / n_bytes
+
+
+@dataclass
+class EvalData:
+    tokens: Tensor  # every validation token, int64 on the device
+    target_bytes: Tensor  # bytes of each of the len(tokens) - 1 targets, on the device
+
+
+def load_eval_data(cfg: Hyperparameters, ctx: Dist) -> EvalData:
+    tables = ByteTables.from_tokenizer(load_tokenizer(cfg), cfg.vocab_size)
+    tokens = np.concatenate([load_shard(f, cfg.vocab_size) for f in shard_files(cfg, "val")])
+    if len(tokens) < 2:
+        raise DataError(f"validation shards in DATA_PATH={cfg.data_path} hold fewer than 2 tokens")
+    tokens = torch.from_numpy(tokens.astype(np.int64))
+    return EvalData(tokens.to(ctx.device), tables.target_bytes(tokens).to(ctx.device))
+
+
+# -----------------------------------------------------------------------------
+# Model
+# -----------------------------------------------------------------------------
+# A baseline-class GPT. Every block linear is made by `make_linear`, the seam where a ternary
+# BitLinear replaces the plain CastedLinear.
+
+TERNARY_MIN_SCALE = 2.0**-14  # smallest normal fp16: scales are stored in fp16
+
+
+class CastedLinear(nn.Linear):
+    """Keeps fp32 master weights and multiplies in the activation dtype (bf16 under autocast). During
+    doc TTT `lora` holds per-document adapters (A: docs x r x in, B: docs x out x r): batch row i adds
+    B_i A_i x on top of the weights, which stay exactly as the artifact stored them."""
+
+    def __init__(self, fan_in: int, fan_out: int, zero_init: bool = False):
+        super().__init__(fan_in, fan_out, bias=False)
+        self.lora: tuple[Tensor, Tensor] | None = None  # an instance attribute always: compiled graphs guard on it
+        if zero_init:
+            nn.init.zeros_(self.weight)
+
+    def effective_weight(self) -> Tensor:
+        return self.weight
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.linear(x, self.effective_weight().to(x.dtype))
+        if self.lora is not None:
+            a, b = self.lora
+            y = y + (x @ a.mT) @ b.mT
+        return y
+
+
+def ternary_quantize(w: Tensor, group: int, scale_kind: str) -> tuple[Tensor, Tensor]:
+    """Trits in {-1, 0, 1} of shape (rows, groups, group) and fp16-exact scales (rows, groups, 1)."""
+    rows, cols = w.shape
+    wg = w.reshape(rows, cols // (group or cols), group or cols)
+    a = wg.abs()
+    s = a.mean(-1, keepdim=True) if scale_kind == "absmean" else a.median(-1, keepdim=True).values
+    s = round_to_fp16(s.clamp(TERNARY_MIN_SCALE, 60000.0))
+    return (wg / s).round().clamp(-1, 1), s
+
+
+def round_to_fp16(x: Tensor) -> Tensor:
+    """fp32 -> nearest fp16 value (ties to even), as fp32, for the fp16 normal range. Scales are
+    stored in fp16 and training uses exactly those values. Integer bit arithmetic, because
+    torch.compile drops a plain .half().float() round trip and the compiled forward would then
+    use other scales than the artifact."""
+    bits = x.float().contiguous().view(torch.int32)
+    bits = (bits + 0x0FFF + ((bits >> 13) & 1)) & ~0x1FFF
+    return bits.view(torch.float32)
+
+
+class BitLinear(CastedLinear):
+    """Ternary weights {-1, 0, +1} * scale in the forward; straight-through gradients to fp32 latents.
+
+    `qat` is a tensor buffer rather than a Python flag: a compiled graph reads its value at run
+    time, so switching QAT on really changes the compiled forward (a bool would be folded away)."""
+
+    def __init__(self, fan_in: int, fan_out: int, group: int, scale_kind: str, zero_init: bool = False):
+        super().__init__(fan_in, fan_out, zero_init)
+        self.group, self.scale_kind = group, scale_kind
+        self.register_buffer("qat", torch.zeros(()), persistent=False)
+
+    def quantized_weight(self) -> Tensor:
+        trits, s = ternary_quantize(self.weight.detach().float(), self.group, self.scale_kind)
+        return (trits * s).reshape(self.weight.shape)
+
+    def effective_weight(self) -> Tensor:
+        w, q = self.weight, self.quantized_weight()
+        # Value: q when qat == 1, w when 0, exactly (no w + (q - w) rounding). Gradient: identity.
+        return (w - w.detach()) + (self.qat * q + (1 - self.qat) * w.detach())
+
+
+def make_linear(fan_in: int, fan_out: int, kind: str, cfg: Hyperparameters, zero_init: bool = False) -> CastedLinear:
+    if kind in cfg.ternary_kinds:
+        return BitLinear(fan_in, fan_out, cfg.ternary_group, cfg.ternary_scale, zero_init)
+    return CastedLinear(fan_in, fan_out, zero_init)
+
+
+def rms_norm(x: Tensor) -> Tensor:
+    return F.rms_norm(x, (x.size(-1),))
+
+
+class Rotary(nn.Module):
+    """cos/sin tables for every position up to the longest window, built once at construction (not in a
+    forward, where inference mode would make them inference tensors); a profile showed them rebuilt per step."""
+
+    def __init__(self, head_dim: int, base: float, max_len: int):
+        super().__init__()
+        inv_freq = 1.0 / base ** (torch.arange(0, head_dim, 2).float() / head_dim)
+        freqs = torch.outer(torch.arange(max_len, dtype=torch.float32), inv_freq)[None, None]
+        self.register_buffer("cos", freqs.cos(), persistent=False)
+        self.register_buffer("sin", freqs.sin(), persistent=False)
+
+    def forward(self, seq_len: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        return self.cos[:, :, :seq_len].to(dtype), self.sin[:, :, :seq_len].to(dtype)
+
+
+def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    half = x.size(-1) // 2
+    x1, x2 = x[..., :half], x[..., half:]
+    return torch.cat((x1 * cos + x2 * sin, x2 * cos - x1 * sin), dim=-1)
+
+
+SDPA_SWITCHES = {"flash": torch.backends.cuda.enable_flash_sdp, "cudnn": torch.backends.cuda.enable_cudnn_sdp,
+                 "efficient": torch.backends.cuda.enable_mem_efficient_sdp, "math": torch.backends.cuda.enable_math_sdp}
+
+
+def pin_attention(cfg: Hyperparameters, ctx: Dist, log: Logger):
+    """Pins SDPA to SDPA_BACKEND (torch's own pick moves with its and cuDNN's versions: 2.5.0 picked cuDNN,
+    whose bf16 backward gave NaNs) and runs it once at the configured shape, so that a backend that
+    cannot stops the run here, before the timer."""
+    for name, enable in SDPA_SWITCHES.items():
+        enable(cfg.sdpa_backend in ("auto", name))
+    hd, dtype = cfg.model_dim // cfg.num_heads, torch.bfloat16 if cfg.autocast == "bf16" else torch.float32
+    q, kv = (torch.zeros(1, h, max(cfg.train_seq_len, cfg.eval_seq_len), hd, device=ctx.device, dtype=dtype, requires_grad=True)
+             for h in (cfg.num_heads, cfg.num_kv_heads))
+    try:
+        F.scaled_dot_product_attention(q, kv, kv, is_causal=True, enable_gqa=cfg.num_kv_heads != cfg.num_heads).sum().backward()
+    except RuntimeError as exc:
+        raise ConfigError(f"SDPA_BACKEND={cfg.sdpa_backend} cannot run attention with {cfg.num_heads}/{cfg.num_kv_heads} heads of size {hd} in "
+                          f"{dtype} on {ctx.device.type} ({str(exc).splitlines()[0][:200]}): choose another backend or SDPA_BACKEND=auto") from None
+    log(f"attention backend:{cfg.sdpa_backend}")
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, cfg: Hyperparameters):
+        super().__init__()
+        dim, self.heads, self.kv_heads = cfg.model_dim, cfg.num_heads, cfg.num_kv_heads
+        self.head_dim = dim // cfg.num_heads
+        self.split = (dim, self.kv_heads * self.head_dim, self.kv_heads * self.head_dim)
+        # q, k and v in one matmul. Per-row ternary scales equal those of three matrices, and Muon
+        # orthogonalizes the three row blocks separately (row_split), so only the kernel count changes.
+        self.c_qkv = make_linear(dim, sum(self.split), "attn", cfg)
+        self.c_qkv.weight.row_split = self.split
+        self.proj = make_linear(dim, dim, "attn", cfg, zero_init=True)
+        self.q_gain = nn.Parameter(torch.full((cfg.num_heads,), cfg.qk_gain_init))
+
+    def forward(self, x: Tensor, rope: tuple[Tensor, Tensor]) -> Tensor:
+        B, T, D = x.shape
+        q, k, v = self.c_qkv(x).split(self.split, dim=-1)
+        q = q.reshape(B, T, self.heads, self.head_dim).transpose(1, 2)
+        k, v = (t.reshape(B, T, self.kv_heads, self.head_dim).transpose(1, 2) for t in (k, v))
+        cos, sin = (r.to(q.dtype) for r in rope)  # under autocast q, k are bf16 while the residual is fp32
+        q, k = apply_rotary(rms_norm(q), cos, sin), apply_rotary(rms_norm(k), cos, sin)
+        q = q * self.q_gain.to(q.dtype)[None, :, None, None]
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=self.kv_heads != self.heads)
+        return self.proj(y.transpose(1, 2).reshape(B, T, D))
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: Hyperparameters):
+        super().__init__()
+        hidden = cfg.mlp_mult * cfg.model_dim
+        self.fc = make_linear(cfg.model_dim, hidden, "mlp", cfg)
+        self.proj = make_linear(hidden, cfg.model_dim, "mlp", cfg, zero_init=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.proj(F.relu(self.fc(x)).square())
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: Hyperparameters):
+        super().__init__()
+        self.attn, self.mlp = CausalSelfAttention(cfg), MLP(cfg)
+        self.attn_scale = nn.Parameter(torch.ones(cfg.model_dim))
+        self.mlp_scale = nn.Parameter(torch.ones(cfg.model_dim))
+        self.resid_mix = nn.Parameter(torch.stack((torch.ones(cfg.model_dim), torch.zeros(cfg.model_dim))))
+
+    def forward(self, x: Tensor, x0: Tensor, rope: tuple[Tensor, Tensor]) -> Tensor:
+        mix = self.resid_mix.to(x.dtype)
+        x = mix[0] * x + mix[1] * x0
+        x = x + self.attn_scale.to(x.dtype) * self.attn(rms_norm(x), rope)
+        return x + self.mlp_scale.to(x.dtype) * self.mlp(rms_norm(x))
+
+
+class RecurrentBlockGroup(nn.Module):
+    """PRELUDE_LAYERS unique blocks, SHARED_BLOCKS blocks looped LOOPS times, CODA_LAYERS unique blocks:
+    plain weight sharing (per-loop parameters were measured and did not pay: README). With LOOPS=1 it is
+    the flat stack. `loops` < LOOPS runs fewer passes (training before LOOP_START_FRAC); evaluation always runs LOOPS."""
+
+    def __init__(self, cfg: Hyperparameters):
+        super().__init__()
+        self.prelude = nn.ModuleList(Block(cfg) for _ in range(cfg.prelude_layers))
+        self.shared = nn.ModuleList(Block(cfg) for _ in range(cfg.shared_blocks))
+        self.coda = nn.ModuleList(Block(cfg) for _ in range(cfg.coda_layers))
+        self.loops = cfg.loops
+
+    def stored_blocks(self) -> list[Block]:
+        return [*self.prelude, *self.shared, *self.coda]
+
+    def forward(self, x: Tensor, x0: Tensor, rope, collect: tuple[int, ...] = (), loops: int = 0) -> tuple[Tensor, list[Tensor]]:
+        for block in self.prelude:
+            x = block(x, x0, rope)
+        aux = []
+        for loop in range(loops or self.loops):
+            for block in self.shared:
+                x = block(x, x0, rope)
+            if loop + 1 in collect:
+                aux.append(x)
+        for block in self.coda:
+            x = block(x, x0, rope)
+        return x, aux
+
+
+class GPT(nn.Module):
+    def __init__(self, cfg: Hyperparameters):
+        super().__init__()
+        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.model_dim)
+        nn.init.normal_(self.tok_emb.weight, std=cfg.tied_embed_init_std)
+        self.body = RecurrentBlockGroup(cfg)
+        self.lm_head = None if cfg.tie_embeddings else CastedLinear(cfg.model_dim, cfg.vocab_size, zero_init=True)
+        self.rotary = Rotary(cfg.model_dim // cfg.num_heads, cfg.rope_base, max(cfg.train_seq_len, cfg.eval_seq_len))
+        self.softcap = cfg.logit_softcap
+        self.aux_loops, self.aux_weight = cfg.aux_loops, cfg.progressive_loss_weight
+        self.train_loops = cfg.loops  # passes of the shared blocks in training; 1 until LOOP_START_FRAC
+
+    def hidden(self, idx: Tensor, collect: tuple[int, ...] = (), loops: int = 0) -> tuple[Tensor, list[Tensor]]:
+        x = rms_norm(self.tok_emb(idx))
+        return self.body(x, x, self.rotary(idx.size(1), x.dtype), collect, loops)
+
+    def head(self, x: Tensor) -> Tensor:
+        weight = self.tok_emb.weight if self.lm_head is None else self.lm_head.weight
+        logits = F.linear(rms_norm(x), weight.to(x.dtype)).float()
+        return self.softcap * torch.tanh(logits / self.softcap)
+
+    def logits(self, idx: Tensor) -> Tensor:
+        return self.head(self.hidden(idx)[0])
+
+    def forward(self, idx: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+        """(training objective, mean cross-entropy): the objective adds the progressive losses of the
+        listed loops once all loops are on; the cross-entropy alone is what `train_loss` reports."""
+        looped = self.train_loops == self.body.loops
+        x, aux = self.hidden(idx, self.aux_loops if looped else (), self.train_loops)
+        loss = cross_entropy(self.head(x), targets)
+        return loss + sum(self.aux_weight * cross_entropy(self.head(h), targets) for h in aux), loss
+
+
+def cross_entropy(logits: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), reduction=reduction)
+
+
+def set_qat(model: nn.Module, on: bool):
+    for m in model.modules():
+        if isinstance(m, BitLinear):
+            m.qat.fill_(1.0 if on else 0.0)
+
+
+def count_params(model: GPT, cfg: Hyperparameters) -> tuple[int, int]:
+    """(stored, effective): effective counts each shared block once per loop."""
+    stored = sum(p.numel() for p in model.parameters())
+    shared = sum(p.numel() for p in model.body.shared.parameters())
+    return stored, stored + (cfg.loops - 1) * shared
+
+
+# -----------------------------------------------------------------------------
+# Optimizers: Muon for block matrices, Adam for the rest
+# -----------------------------------------------------------------------------
+
+NS_COEFFS = (3.4445, -4.7750, 2.0315)
+
+
+def compile_fn(fn, cfg: Hyperparameters):
+    """With COMPILE=1: static shapes (one graph per shape, all made before the timers) and fullgraph, so a
+    graph break on another torch version is an error, not a silent slowdown."""
+    return torch.compile(fn, dynamic=False, fullgraph=True, backend=cfg.compile_backend) if cfg.compile else fn
+
+
+def newton_schulz(g: Tensor, steps: int, dtype: torch.dtype, eps: float = 1e-7) -> Tensor:
+    """Approximately orthogonalizes g (singular values pushed into a band around 1), computed in `dtype`."""
+    a, b, c = NS_COEFFS
+    x = g.to(dtype)
+    x = x / (x.norm() + eps)
+    tall = g.size(0) > g.size(1)
+    if tall:
+        x = x.T
+    for _ in range(steps):
+        m = x @ x.T
+        x = a * x + (b * m + c * m @ m) @ x
+    return (x.T if tall else x).to(g.dtype)
+
+
+class Muon(torch.optim.Optimizer):
+    """Nesterov momentum, then Newton-Schulz orthogonalization of each matrix (of each block of rows
+    named by a parameter's `row_split`); each rank orthogonalizes a share of the matrices and one
+    all-reduce, in MUON_DTYPE, assembles the updates."""
+
+    def __init__(self, params, cfg: Hyperparameters, ctx: Dist):
+        super().__init__(params, dict(lr=cfg.matrix_lr, base_lr=cfg.matrix_lr, momentum=cfg.muon_momentum,
+                                      backend_steps=cfg.muon_backend_steps, weight_decay=cfg.muon_wd))
+        self.ctx, self.dtype = ctx, torch.bfloat16 if cfg.muon_dtype == "bf16" else torch.float32
+        # One compiled graph per matrix shape, all made in the compile warm-up (the baseline compiles it too).
+        self.orthogonalize = compile_fn(newton_schulz, cfg)
+
+    def update(self, g: Tensor, steps: int, split) -> Tensor:
+        parts = [self.orthogonalize(part, steps, self.dtype) * max(1, part.size(0) / part.size(1)) ** 0.5 for part in g.split(split)]
+        return torch.cat(parts).flatten()
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            params = group["params"]
+            flat = torch.zeros(sum(p.numel() for p in params), device=params[0].device, dtype=self.dtype)
+            offset = 0
+            for i, p in enumerate(params):
+                if i % self.ctx.world == self.ctx.rank and p.grad is not None:
+                    buf = self.state[p].setdefault("momentum_buffer", torch.zeros_like(p.grad))
+                    buf.mul_(group["momentum"]).add_(p.grad)
+                    g = p.grad.add(buf, alpha=group["momentum"])
+                    flat[offset : offset + p.numel()] = self.update(g, group["backend_steps"], getattr(p, "row_split", [p.size(0)]))
+                offset += p.numel()
+            self.ctx.all_reduce(flat)
+            offset = 0
+            for p in params:
+                if group["weight_decay"]:
+                    p.mul_(1 - group["lr"] * group["weight_decay"])
+                p.add_(flat[offset : offset + p.numel()].view_as(p).to(p.dtype), alpha=-group["lr"])
+                offset += p.numel()
+
+
+def param_groups(model: GPT) -> dict[str, list[nn.Parameter]]:
+    """The one place that decides which optimizer owns each parameter."""
+    matrices = [m.weight for m in model.body.modules() if isinstance(m, CastedLinear)]
+    head = [model.lm_head.weight] if model.lm_head is not None else []
+    taken = {id(p) for p in matrices + head + [model.tok_emb.weight]}
+    rest = [p for p in model.parameters() if id(p) not in taken]
+    return {"muon": matrices, "embed": [model.tok_emb.weight], "head": head, "scalar": rest}
+
+
+def build_optimizers(model: GPT, cfg: Hyperparameters, ctx: Dist) -> list[torch.optim.Optimizer]:
+    groups = param_groups(model)
+    embed_lr = cfg.tied_embed_lr if cfg.tie_embeddings else cfg.embed_lr
+    adam_groups = [
+        dict(params=groups["embed"], lr=embed_lr, base_lr=embed_lr, weight_decay=cfg.adam_wd),
+        dict(params=groups["scalar"], lr=cfg.scalar_lr, base_lr=cfg.scalar_lr, weight_decay=0.0),
+    ]
+    if groups["head"]:
+        adam_groups.append(dict(params=groups["head"], lr=cfg.head_lr, base_lr=cfg.head_lr, weight_decay=cfg.adam_wd))
+    adam = torch.optim.AdamW(adam_groups, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps, fused=cfg.fused_adam)
+    muon = Muon(groups["muon"], cfg, ctx)
+    return [adam, muon]
+
+
+# -----------------------------------------------------------------------------
+# Training
+# -----------------------------------------------------------------------------
+
+
+def lr_multiplier(step: int, elapsed_ms: float, cfg: Hyperparameters) -> float:
+    """Linear warm-up, then a warm-down that reaches 0 at ITERATIONS or at the wall-clock cap,
+    whichever comes first (under a cap the warm-down length is WARMDOWN_ITERS average steps)."""
+    warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
+    down = min(1.0, max(cfg.iterations - step, 0) / cfg.warmdown_iters) if cfg.warmdown_iters else float(step < cfg.iterations)
+    if cfg.max_wallclock_seconds > 0 and step > 0:
+        remaining_ms = max(cfg.max_wallclock_seconds * 1000 - elapsed_ms, 0.0)
+        warmdown_ms = cfg.warmdown_iters * elapsed_ms / step
+        down = min(down, remaining_ms / warmdown_ms if warmdown_ms > 0 else float(remaining_ms > 0))
+    return max(0.0, min(warm, down, 1.0))
+
+
+def grad_accum_steps(cfg: Hyperparameters, ctx: Dist) -> int:
+    accum = cfg.grad_accum_steps or (max(1, 8 // ctx.world) if ctx.device.type == "cuda" else 1)
+    if cfg.train_batch_tokens % (ctx.world * accum * cfg.train_seq_len):
+        raise ConfigError(
+            f"TRAIN_BATCH_TOKENS={cfg.train_batch_tokens} must split into whole TRAIN_SEQ_LEN={cfg.train_seq_len} sequences over "
+            f"{ctx.world} ranks x {accum} accumulation steps; use a multiple of {ctx.world * accum * cfg.train_seq_len}")
+    return accum
+
+
+def all_reduce_grads(params: list[nn.Parameter], ctx: Dist, average: bool):
+    """Sums (or averages) gradients over ranks in one coalesced all-reduce; a parameter without a
+    gradient counts as zero, so every rank reduces the same tensors."""
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    if ctx.world == 1:
+        return
+    flat = torch.cat([p.grad.flatten() for p in params])
+    dist.all_reduce(flat)
+    if average:
+        flat /= ctx.world
+    offset = 0
+    for p in params:
+        p.grad.copy_(flat[offset : offset + p.numel()].view_as(p.grad))
+        offset += p.numel()
+
+
+def autocast(cfg: Hyperparameters, ctx: Dist):
+    return torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=cfg.autocast == "bf16")
+
+
+def forward_fn(model: GPT, cfg: Hyperparameters, ctx: Dist, compiled: bool):
+    """model.logits under the configured autocast; with `compiled`, as compile_fn leaves it."""
+    logits = compile_fn(model.logits, cfg) if compiled else model.logits
+
+    def fwd(idx: Tensor) -> Tensor:
+        with autocast(cfg, ctx):
+            return logits(idx)
+    return fwd
+
+
+def train(model: GPT, cfg: Hyperparameters, ctx: Dist, data: EvalData, log: Logger):
+    loader = DistributedTokenLoader(shard_files(cfg, "train"), cfg, ctx)
+    optimizers = build_optimizers(model, cfg, ctx)
+    accum = grad_accum_steps(cfg, ctx)
+    step_model = compile_fn(model, cfg)
+
+    def train_step(step: int, elapsed_ms: float) -> Tensor:
+        total = torch.zeros((), device=ctx.device)
+        for _ in range(accum):
+            x, y = loader.next_batch(cfg.train_batch_tokens // accum)
+            with autocast(cfg, ctx):
+                objective, loss = step_model(x, y)
+            if cfg.ternary_l1:  # pushes latent weights towards 0, i.e. sparser trits
+                objective = objective + cfg.ternary_l1 * sum(m.weight.abs().mean() for m in model.modules() if isinstance(m, BitLinear))
+            (objective / accum).backward()
+            total += loss.detach() / accum
+        if ctx.world > 1:
+            all_reduce_grads([p for p in model.parameters() if p.requires_grad], ctx, average=True)
+        if cfg.grad_clip_norm:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip_norm)
+        mult = lr_multiplier(step, elapsed_ms, cfg)
+        frac = min(step / cfg.muon_momentum_warmup_steps, 1.0) if cfg.muon_momentum_warmup_steps else 1.0
+        for opt in optimizers:
+            for g in opt.param_groups:
+                g["lr"] = g["base_lr"] * mult
+                if isinstance(opt, Muon):
+                    g["momentum"] = (1 - frac) * cfg.muon_momentum_warmup_start + frac * cfg.muon_momentum
+            opt.step()
+        model.zero_grad(set_to_none=True)
+        return total
+
+    # Late switches: each turns on once training progress reaches its fraction (0 = from the first step).
+    switches = {"qat_on": (cfg.qat_start_frac, lambda on: set_qat(model, on))} if cfg.ternary_kinds else {}
+    if cfg.loops > 1:
+        switches["loops_on"] = (cfg.loop_start_frac, lambda on: setattr(model, "train_loops", cfg.loops if on else 1))
+    if cfg.compile_warmup_steps:
+        # Prime compilation in every combination of switch states outside the timed run, then restore the
+        # initial state, so that no switch costs a recompile mid-run.
+        warm_t0, saved = time.perf_counter(), {k: v.clone() for k, v in model.state_dict().items()}
+        saved_opt = [opt.state_dict() for opt in optimizers]
+        for i in range(cfg.compile_warmup_steps):
+            for bit, (_, apply) in enumerate(switches.values()):
+                apply(bool(i >> bit & 1))
+            train_step(i, 0.0)
+        model.load_state_dict(saved)
+        for opt, state in zip(optimizers, saved_opt):
+            opt.load_state_dict(state)
+        loader = DistributedTokenLoader(loader.files, cfg, ctx)
+        log(f"compile_warmup steps:{cfg.compile_warmup_steps} time:{1000 * (time.perf_counter() - warm_t0):.0f}ms")
+    for _, apply in switches.values():
+        apply(False)  # the loop switches each on when due, those at 0 before the first step
+    pending = dict(switches)
+
+    cap_ms = cfg.max_wallclock_seconds * 1000
+    train_ms, step, loss = 0.0, 0, torch.zeros((), device=ctx.device)
+    sync(ctx)
+    t0 = time.perf_counter()
+    while True:
+        # One collective per step gives every rank the slowest clock (so the LR, the switches and the stop
+        # agree) and whether any rank's loss is NaN or inf.
+        elapsed, diverged = agree_step(ctx, train_ms + 1000 * (time.perf_counter() - t0), loss, step)
+        last = step == cfg.iterations or (cap_ms > 0 and elapsed >= cap_ms)
+        if diverged or (last and not torch.isfinite(loss).item()):
+            log(f"abort reason:nonfinite_loss step:{step}")
+            raise DivergedError(f"the training loss is not finite at step {step}: lower the learning rates "
+                                "(MATRIX_LR, SCALAR_LR, TIED_EMBED_LR or EMBED_LR/HEAD_LR) or set GRAD_CLIP_NORM; no artifact was written")
+        if (cfg.val_loss_every and step % cfg.val_loss_every == 0 and step > 0) or (last and cfg.val_loss_every):
+            sync(ctx)
+            train_ms += 1000 * (time.perf_counter() - t0)
+            nll = score_stream(forward_fn(model, cfg, ctx, compiled=False), data, cfg.train_seq_len, cfg.train_seq_len, cfg, ctx)
+            val_loss, val_bpb = eval_stats(nll, data)
+            log(f"step:{step}/{cfg.iterations} val_loss:{val_loss:.4f} val_bpb:{val_bpb:.4f} train_time:{train_ms:.0f}ms step_avg:{train_ms / max(step, 1):.2f}ms")
+            sync(ctx)
+            t0 = time.perf_counter()
+        if last:
+            break
+        progress = elapsed / cap_ms if cap_ms else step / cfg.iterations
+        for name, (frac, apply) in list(pending.items()):
+            if progress >= frac:
+                apply(True)
+                log(f"{name} step:{step}")
+                del pending[name]
+        loss = train_step(step, elapsed)
+        step += 1
+        if step % cfg.train_log_every == 0 or step <= 5:
+            mean = ctx.all_reduce(loss.clone()) / ctx.world
+            now = train_ms + 1000 * (time.perf_counter() - t0)
+            log(f"step:{step}/{cfg.iterations} train_loss:{mean.item():.4f} train_time:{now:.0f}ms step_avg:{now / step:.2f}ms")
+    sync(ctx)
+    train_ms += 1000 * (time.perf_counter() - t0)
+    if step < cfg.iterations:
+        log(f"stopping_early: wallclock_cap train_time:{train_ms:.0f}ms step:{step}/{cfg.iterations}")
+    if ctx.device.type == "cuda":
+        log(f"peak memory allocated:{torch.cuda.max_memory_allocated() // 2**20}MiB reserved:{torch.cuda.max_memory_reserved() // 2**20}MiB")
+
+
+class DivergedError(RunError):
+    """A non-finite training loss: the run stops on every rank, writes no artifact and exits with 3."""
+    status = 3
+
+
+def agree_step(ctx: Dist, elapsed_ms: float, loss: Tensor, step: int) -> tuple[float, bool]:
+    """(slowest clock, any rank's loss non-finite) from the collective the clock needs anyway; one process reads the loss every 10 steps."""
+    if ctx.world == 1:
+        return elapsed_ms, step % 10 == 0 and not torch.isfinite(loss).item()
+    state = torch.stack((torch.tensor(elapsed_ms, dtype=torch.float64, device=ctx.device), (~torch.isfinite(loss)).double()))
+    elapsed, bad = ctx.all_reduce(state, dist.ReduceOp.MAX).tolist()
+    return elapsed, bad > 0
+
+
+def agree(ctx: Dist, flag: bool) -> bool:
+    """True on every rank if it is true on any: ranks must take the same branch."""
+    if ctx.world == 1:
+        return flag
+    return bool(ctx.all_reduce(torch.tensor([float(flag)], device=ctx.device), dist.ReduceOp.MAX).item())
+
+
+def sync(ctx: Dist):
+    if ctx.device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+# -----------------------------------------------------------------------------
+# Export: a pickle-free artifact
+# -----------------------------------------------------------------------------
+# File = MAGIC, version (u32), crc32 of the rest (u32), then zstd(level 22) of:
+#   u32 manifest length, manifest JSON {config, tensors: [{name, shape, encoding, meta, offset, length}]},
+#   payload bytes. Loading parses JSON and numbers only: it can never execute code.
+# Each encoding is a pack/unpack/size triple in ENCODINGS; adding a format is adding a row.
+
+ARTIFACT_MAGIC, ARTIFACT_VERSION = b"PGOLFART", 2  # 2: q, k, v fused into c_qkv; version 1 files are refused
+ZSTD_LEVEL = 22
+
+
+class ArtifactError(RunError):
+    """An artifact that is corrupt, truncated, from another tool, or over the byte limit."""
+
+
+def quantize_int_rows(w: Tensor, bits: int) -> tuple[Tensor, Tensor]:
+    """Symmetric per-row integers in [-(2^(b-1)-1), 2^(b-1)-1] with fp16 scales."""
+    qmax = 2 ** (bits - 1) - 1
+    w2 = w.detach().float().reshape(w.shape[0], -1)
+    scale = (w2.abs().amax(1, keepdim=True) / qmax).clamp_min(TERNARY_MIN_SCALE).half().float()
+    return (w2 / scale).round().clamp(-qmax, qmax), scale
+
+
+def pack_bits(values: np.ndarray, bits: int) -> bytes:
+    """Unsigned values < 2^bits, packed little-endian bit by bit (4 int6 values in 3 bytes)."""
+    b = np.unpackbits(values.astype(np.uint8)[:, None], axis=1, bitorder="little")[:, :bits]
+    return np.packbits(b.reshape(-1), bitorder="little").tobytes()
+
+
+def unpack_bits(buf: bytes, n: int, bits: int) -> np.ndarray:
+    b = np.unpackbits(np.frombuffer(buf, np.uint8), bitorder="little")[: n * bits].reshape(n, bits)
+    return (b.astype(np.int64) << np.arange(bits)).sum(1)
+
+
+def pack_trits(trits: np.ndarray) -> bytes:
+    """Five trits per byte, base 3 (3^5 = 243 <= 256); the tail is padded with zeros."""
+    d = np.zeros(-(-len(trits) // 5) * 5, np.uint8)
+    d[: len(trits)] = trits.astype(np.int64) + 1
+    return (d.reshape(-1, 5).astype(np.int64) @ (3 ** np.arange(5))).astype(np.uint8).tobytes()
+
+
+def unpack_trits(buf: bytes, n: int) -> np.ndarray:
+    v = np.frombuffer(buf, np.uint8).astype(np.int64)[:, None] // (3 ** np.arange(5)) % 3
+    return v.reshape(-1)[:n] - 1
+
+
+def pack_float(dtype):
+    return lambda t, meta: t.detach().to(dtype).cpu().contiguous().view(torch.uint8).numpy().tobytes()
+
+
+def unpack_float(dtype):
+    return lambda buf, shape, meta: torch.frombuffer(bytearray(buf), dtype=dtype).float().reshape(shape)
+
+
+def pack_int(t: Tensor, meta: dict) -> bytes:
+    q, scale = quantize_int_rows(t, meta["bits"])
+    offset = 2 ** (meta["bits"] - 1)
+    return scale.half().numpy().tobytes() + pack_bits((q.flatten().long() + offset).numpy(), meta["bits"])
+
+
+def unpack_int(buf: bytes, shape, meta: dict) -> Tensor:
+    rows, n = shape[0], math.prod(shape)
+    scale = torch.frombuffer(bytearray(buf[: 2 * rows]), dtype=torch.float16).float()[:, None]
+    q = torch.from_numpy(unpack_bits(buf[2 * rows :], n, meta["bits"]) - 2 ** (meta["bits"] - 1)).float()
+    return (q.view(rows, -1) * scale).reshape(shape)
+
+
+def pack_ternary(t: Tensor, meta: dict) -> bytes:
+    trits, s = ternary_quantize(t.detach().float().cpu(), meta["group"], meta["scale"])
+    return s.half().numpy().tobytes() + pack_trits(trits.flatten().numpy())
+
+
+def unpack_ternary(buf: bytes, shape, meta: dict) -> Tensor:
+    rows, cols = shape
+    groups = cols // (meta["group"] or cols)
+    s = torch.frombuffer(bytearray(buf[: 2 * rows * groups]), dtype=torch.float16).float().view(rows, groups, 1)
+    trits = torch.from_numpy(unpack_trits(buf[2 * rows * groups :], rows * cols)).float().view(rows, groups, -1)
+    return (trits * s).reshape(shape)
+
+
+class Encoding(NamedTuple):
+    pack: callable
+    unpack: callable
+    size: callable  # (shape, meta) -> packed bytes
+
+
+ENCODINGS = {
+    "fp32": Encoding(pack_float(torch.float32), unpack_float(torch.float32), lambda shape, m: 4 * math.prod(shape)),
+    "fp16": Encoding(pack_float(torch.float16), unpack_float(torch.float16), lambda shape, m: 2 * math.prod(shape)),
+    "int": Encoding(pack_int, unpack_int, lambda shape, m: 2 * shape[0] + -(-math.prod(shape) * m["bits"] // 8)),
+    "ternary": Encoding(pack_ternary, unpack_ternary,
+                        lambda shape, m: 2 * shape[0] * (shape[1] // (m["group"] or shape[1])) + -(-math.prod(shape) // 5)),
+}
+SMALL_TENSOR_NUMEL = 65536  # control tensors up to this size stay fp32, larger ones fp16
+
+
+def tensor_plan(model: GPT, int_bits: int, embed_bits: int) -> list[tuple[str, Tensor, str, dict]]:
+    """(name, tensor, encoding, meta) for every tensor of the state dict."""
+    kinds = {}
+    for name, m in model.named_modules():
+        if isinstance(m, BitLinear):
+            kinds[name + ".weight"] = ("ternary", {"group": m.group, "scale": m.scale_kind})
+        elif isinstance(m, CastedLinear) and m is not model.lm_head:
+            kinds[name + ".weight"] = ("int", {"bits": int_bits})
+    kinds["tok_emb.weight"] = kinds["lm_head.weight"] = ("int", {"bits": embed_bits})
+    plan = []
+    for name, t in model.state_dict().items():
+        enc, meta = kinds.get(name, ("fp32" if t.numel() <= SMALL_TENSOR_NUMEL else "fp16", {}))
+        plan.append((name, t, enc, meta))
+    return plan
+
+
+def encode_artifact(model: GPT, cfg: Hyperparameters, int_bits: int, embed_bits: int) -> tuple[bytes, dict]:
+    entries, payload = [], bytearray()
+    stats = {"ternary_params": 0, "ternary_bytes": 0}
+    for name, t, enc, meta in tensor_plan(model, int_bits, embed_bits):
+        blob = ENCODINGS[enc].pack(t.detach().cpu(), meta)
+        entries.append({"name": name, "shape": list(t.shape), "encoding": enc, "meta": meta, "offset": len(payload), "length": len(blob)})
+        payload += blob
+        if enc == "ternary":
+            stats["ternary_params"] += t.numel()
+            stats["ternary_bytes"] += len(blob)
+    manifest = json.dumps({"config": cfg.model_config(), "tensors": entries}).encode()
+    body = struct.pack("<I", len(manifest)) + manifest + bytes(payload)
+    compressed = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(body)
+    blob = ARTIFACT_MAGIC + struct.pack("<II", ARTIFACT_VERSION, zlib.crc32(compressed)) + compressed
+    return blob, stats
+
+
+def decode_artifact(blob: bytes, source: str = "artifact") -> tuple[dict, dict[str, Tensor]]:
+    """(model config, state dict). Every field is checked; any inconsistency raises ArtifactError."""
+    head = len(ARTIFACT_MAGIC) + 8
+    if len(blob) < head or blob[: len(ARTIFACT_MAGIC)] != ARTIFACT_MAGIC:
+        raise ArtifactError(f"{source}: not a train_gpt.py artifact (bad magic); pass a file written by this script")
+    version, crc = struct.unpack("<II", blob[len(ARTIFACT_MAGIC) : head])
+    if version != ARTIFACT_VERSION:
+        raise ArtifactError(f"{source}: artifact format version {version}, this script reads version {ARTIFACT_VERSION}; re-export it with this script")
+    if zlib.crc32(blob[head:]) != crc:
+        raise ArtifactError(f"{source}: checksum mismatch, the file is truncated or corrupted; re-export or re-copy it")
+    try:
+        body = zstandard.ZstdDecompressor().decompress(blob[head:])
+        (n,) = struct.unpack("<I", body[:4])
+        manifest = json.loads(body[4 : 4 + n])
+        config, entries, payload = manifest["config"], manifest["tensors"], body[4 + n :]
+        state = {}
+        for e in entries:
+            enc, shape = ENCODINGS[e["encoding"]], tuple(e["shape"])
+            if e["offset"] < 0 or e["offset"] + e["length"] > len(payload) or e["length"] != enc.size(shape, e["meta"]):
+                raise ValueError(f"tensor {e['name']} has an inconsistent payload range")
+            state[e["name"]] = enc.unpack(payload[e["offset"] : e["offset"] + e["length"]], shape, e["meta"])
+    except (zstandard.ZstdError, struct.error, ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"{source}: corrupt artifact ({exc}); re-export it") from None
+    return config, state
+
+
+def model_from_artifact(path: str, cfg: Hyperparameters, ctx: Dist) -> tuple[GPT, Hyperparameters]:
+    """Rebuilds the network from the artifact alone. Ternary weights arrive already quantized, so
+    BitLinear runs with qat=0: quantizing them again would change their scales."""
+    if not os.path.isfile(path):
+        raise ArtifactError(f"EVAL_ARTIFACT={path}: no such file")
+    config, state = decode_artifact(Path(path).read_bytes(), path)
+    cfg = dataclasses.replace(cfg, **config).validated()  # evaluation settings checked against the artifact's shape
+    model = GPT(cfg)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ArtifactError(f"{path}: tensors do not match the recorded configuration ({exc})") from None
+    set_qat(model, False)
+    return model.to(ctx.device), cfg
+
+
+def code_bytes() -> int:
+    """Bytes of the file that runs: under tools/make_record.py's self-extracting wrapper, the wrapper."""
+    return len(Path(__file__).read_bytes())
+
+
+def estimate_artifact_bytes(cfg: Hyperparameters) -> int:
+    """Packed size before zstd, plus zstd's worst-case framing: an upper bound for the real file."""
+    with torch.device("meta"):
+        model = GPT(cfg)
+    body = sum(ENCODINGS[enc].size(tuple(t.shape), meta) + 160 for _, t, enc, meta in tensor_plan(model, cfg.int_bits, cfg.embed_bits))
+    return code_bytes() + len(ARTIFACT_MAGIC) + 8 + 1024 + body + body // 131072 * 3 + 64
+
+
+def check_budget(cfg: Hyperparameters, log: Logger):
+    estimate = estimate_artifact_bytes(cfg)
+    log(f"budget_estimate bytes:{estimate} limit:{cfg.artifact_limit}")
+    if estimate <= cfg.artifact_limit:
+        return
+    candidates = {  # per knob, the values to try, smallest change first
+        "INT_BITS": [b for b in (cfg.int_bits - 1, cfg.int_bits - 2) if b >= 4],
+        "TERNARY_LAYERS": ["attn,mlp"] if cfg.ternary_kinds != {"attn", "mlp"} else [],
+        "MODEL_DIM": [d for d in range(cfg.model_dim - 64, 63, -64) if d % (2 * cfg.num_heads) == 0],
+        "SHARED_BLOCKS": list(range(cfg.shared_blocks - 1, 0, -1)),
+        "MLP_MULT": list(range(cfg.mlp_mult - 1, 0, -1)),
+    }
+    options = []
+    for name, values in candidates.items():
+        for value in values:
+            alt = dataclasses.replace(cfg, **{name.lower(): value})
+            alt.num_layers = alt.prelude_layers + alt.shared_blocks + alt.coda_layers
+            if (est := estimate_artifact_bytes(alt)) <= cfg.artifact_limit:
+                options.append((name, value, est))
+                break
+    fits = "; ".join(f"{n}={v} (~{e} bytes)" for n, v, e in options) or "none of the single-knob changes tried"
+    raise ConfigError(f"estimated artifact {estimate} bytes is over ARTIFACT_LIMIT={cfg.artifact_limit} by {estimate - cfg.artifact_limit} bytes; settings that fit: {fits}")
+
+
+def export_artifact(model: GPT, cfg: Hyperparameters, ctx: Dist, path: str, log: Logger) -> str:
+    """Rank 0 writes the smallest-change artifact that fits ARTIFACT_LIMIT, reads it back and checks
+    it; an artifact over the limit is never written. Every rank then loads the same file."""
+    error, n_code = None, code_bytes()
+    if ctx.rank == 0:
+        try:
+            # As configured, then fewer bits for block matrices, then for embeddings.
+            plan = [(b, cfg.embed_bits) for b in range(cfg.int_bits, min(cfg.int_bits, 4) - 1, -1)]
+            plan += [(min(cfg.int_bits, 4), e) for e in range(cfg.embed_bits - 1, 4, -1)]
+            for int_bits, embed_bits in plan:
+                blob, stats = encode_artifact(model, cfg, int_bits, embed_bits)
+                total = n_code + len(blob)
+                if total <= cfg.artifact_limit:
+                    break
+                log(f"shrink over_limit bytes_total:{total} limit:{cfg.artifact_limit} tried int_bits:{int_bits} embed_bits:{embed_bits}")
+            else:
+                raise ArtifactError(f"no export fits ARTIFACT_LIMIT={cfg.artifact_limit} (smallest {total} bytes); reduce MODEL_DIM or layers")
+            if (int_bits, embed_bits) != (cfg.int_bits, cfg.embed_bits):
+                log(f"shrink applied int_bits:{int_bits} embed_bits:{embed_bits} bytes_total:{total}")
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(path + ".tmp")
+            tmp.write_bytes(blob)
+            _, state = decode_artifact(tmp.read_bytes(), str(tmp))
+            expected = {n: ENCODINGS[e].unpack(ENCODINGS[e].pack(t.cpu(), m), tuple(t.shape), m) for n, t, e, m in tensor_plan(model, int_bits, embed_bits)}
+            if any(not torch.equal(state[n], expected[n]) for n in expected):
+                raise ArtifactError(f"{tmp}: read-back does not match the exported weights")
+            os.replace(tmp, path)
+            bits = 8 * stats["ternary_bytes"] / max(stats["ternary_params"], 1)
+            log(f"artifact path:{path} bytes_model:{len(blob)} bytes_code:{n_code} bytes_total:{total}")
+            log(f"artifact bytes_model:{len(blob)} bytes_code:{n_code} bytes_total:{total} "
+                f"ternary_params:{stats['ternary_params']} ternary_bits_per_weight:{bits:.4f}")
+        except Exception as exc:  # shared below, so no rank waits forever on a failed rank 0
+            error = exc
+    if agree(ctx, error is not None):
+        raise error if error is not None else ArtifactError("export failed on rank 0; its log says why")
+    return path
+
+
+# -----------------------------------------------------------------------------
+# Evaluation: sliding windows and score-first test-time training
+# -----------------------------------------------------------------------------
+# Target t is token t + 1 predicted from tokens 0..t. A window (start, a, b) feeds tokens
+# start..b-1 and scores targets a..b-1, each exactly once. Test-time training only ever
+# trains on targets that were scored before, so no score depends on its own or later tokens.
+
+
+def plan_windows(a0: int, a1: int, seq_len: int, stride: int) -> Tensor:
+    """Windows (start, a, b), one per row, scoring targets [a0, a1): the stream's first window scores a
+    full window, the others `stride` new targets each with up to seq_len tokens of context."""
+    first = min(a1, seq_len if a0 == 0 else a0 + stride)
+    ends = torch.cat((torch.arange(first, a1, stride), torch.tensor([a1])))
+    a = torch.cat((torch.tensor([a0]), ends[:-1]))
+    return torch.stack(((ends - seq_len).clamp(min=0), a, ends), 1)
+
+
+def gather_sequences(tokens: Tensor, starts, length: int) -> Tensor:
+    """Rows tokens[s : s + length + 1] (inputs [:, :-1], targets [:, 1:]); past the end, after every scored target, the last token."""
+    starts = torch.as_tensor(starts, device=tokens.device)
+    return tokens[(starts[:, None] + torch.arange(length + 1, device=tokens.device)).clamp(max=tokens.numel() - 1)]
+
+
+@torch.no_grad()
+def score_windows(fwd, tokens: Tensor, windows: Tensor, seq_len: int, batch_seqs: int, ctx: Dist, out: Tensor):
+    """Writes the NLL of each window's targets into out[a:b], one scatter per batch.
+    Rank r takes every world-th window and the caller all-reduces `out`. Every forward has the same
+    shape (a compiled forward never recompiles): a window shorter than seq_len still feeds seq_len
+    tokens from its start, and causal attention keeps the positions before b blind to the rest."""
+    mine = windows[ctx.rank :: ctx.world].to(tokens.device)
+    length = min(seq_len, tokens.numel() - 1)
+    cols = torch.arange(length, device=tokens.device)
+    for i in range(0, len(mine), batch_seqs):
+        start, a, b = mine[i : i + batch_seqs].unbind(1)
+        padded = torch.cat((start, start[-1:].expand(batch_seqs - len(start))))  # repeat the last window
+        seqs = gather_sequences(tokens, padded, length)
+        nll = cross_entropy(fwd(seqs[:, :-1]).float(), seqs[:, 1:], reduction="none").view(batch_seqs, length)[: len(start)]
+        target = start[:, None] + cols
+        scored = (target >= a[:, None]) & (target < b[:, None])
+        out[target[scored]] = nll[scored]
+
+
+def eval_stats(nll: Tensor, data: EvalData) -> tuple[float, float]:
+    total = nll.double().sum().item()
+    return total / nll.numel(), bpb(total, int(data.target_bytes.sum().item()))
+
+
+def score_stream(fwd, data: EvalData, seq_len: int, stride: int, cfg: Hyperparameters, ctx: Dist) -> Tensor:
+    """NLL of every validation target; stride == seq_len is the non-overlapping evaluation."""
+    nll = torch.zeros(data.tokens.numel() - 1, device=ctx.device)
+    windows = plan_windows(0, nll.numel(), seq_len, stride)
+    score_windows(fwd, data.tokens, windows, seq_len, max(1, cfg.val_batch_size // (ctx.world * seq_len)), ctx, nll)
+    return ctx.all_reduce(nll)
+
+
+def doc_batches(tokens: Tensor, n: int, size: int) -> list[Tensor]:
+    """Documents as (first target, end) rows, from a BOS to the next, longest first, in batches of `size`
+    (the last padded with empty rows): batch-mates need about as many chunks, so few rows idle."""
+    starts = sorted({0, *torch.nonzero(tokens[:n] == BOS_ID).flatten().tolist()})
+    docs = sorted(zip(starts, starts[1:] + [n]), key=lambda d: (d[0] - d[1], d[0]))
+    docs += [(0, 0)] * (-len(docs) % size)
+    return list(torch.tensor(docs, dtype=torch.long, device=tokens.device).split(size))
+
+
+def attach_lora(model: GPT, cfg: Hyperparameters, rows: int) -> list[Tensor]:
+    """Fresh fp32 adapters, one row per document, on every linear of the blocks TTT_PARAMS chooses. A is
+    the same for every document; B is zero, so a fresh adapter leaves the artifact's function unchanged."""
+    blocks = model.body.stored_blocks()[-parse_ttt_params(cfg.ttt_params, cfg.num_layers):]
+    g, device, adapters = torch.Generator().manual_seed(cfg.seed), model.tok_emb.weight.device, []
+    for m in (m for block in blocks for m in block.modules() if isinstance(m, CastedLinear)):
+        a = (torch.rand(cfg.ttt_lora_rank, m.in_features, generator=g) * 2 - 1) / math.sqrt(m.in_features)
+        b = torch.zeros(rows, m.out_features, cfg.ttt_lora_rank, device=device)
+        m.lora = (a.repeat(rows, 1, 1).to(device).requires_grad_(), b.requires_grad_())
+        adapters += m.lora
+    model.requires_grad_(False)
+    return adapters
+
+
+def eval_ttt_doc(model: GPT, fwd, data: EvalData, cfg: Hyperparameters, ctx: Dist, deadline: float, log: Logger) -> Tensor:
+    """Per document, chunk by chunk: score TTT_DOC_CHUNK targets with the document's own fresh LoRA
+    adapters, then step them on those targets, in the same forward. A chunk's window ends at the chunk's
+    end and starts no earlier than the document's BOS. Rows never mix (batched adapters, a per-document
+    loss, an elementwise optimizer), so a score depends on its document's earlier tokens alone, whatever
+    the batching."""
+    tokens, n, L, C = data.tokens, data.tokens.numel() - 1, cfg.eval_seq_len, cfg.ttt_doc_chunk
+    batches = doc_batches(tokens, n, cfg.ttt_doc_batch)[ctx.rank :: ctx.world]
+    # Chunk steps of each batch (its longest document): the budget projects by these, as batches shrink.
+    steps = [-(-int((b[:, 1] - b[:, 0]).max()) // C) for b in batches]
+    nll = torch.zeros(n, device=ctx.device)
+    adapting, done_s = True, 0.0
+    for k, docs in enumerate(batches):
+        t = time.perf_counter()
+        if adapting and time.perf_counter() + done_s / max(sum(steps[:k]), 1) * sum(steps[k:]) > deadline:
+            adapting = False
+            log(f"ttt_stopped doc:{k * ctx.world * cfg.ttt_doc_batch} reason:budget")
+        opt = torch.optim.AdamW(attach_lora(model, cfg, len(docs)), lr=cfg.ttt_lr, weight_decay=0.0)
+        d0, d1 = docs.unbind(1)
+        for j in range(steps[k]):
+            w = min((j + 1) * C, L)  # the document so far, at most L tokens, ending at the chunk's end
+            start = d0 + (j + 1) * C - w
+            seqs = gather_sequences(tokens, start, w)
+            target = start[:, None] + torch.arange(w, device=ctx.device)
+            chunk = (target >= d0[:, None] + j * C) & (target < d1[:, None])
+            for epoch in range(cfg.ttt_epochs if adapting else 1):
+                with torch.set_grad_enabled(adapting):
+                    ce = cross_entropy(fwd(seqs[:, :-1]).float(), seqs[:, 1:], reduction="none").view(len(docs), w)
+                if epoch == 0:
+                    nll[target[chunk]] = ce.detach()[chunk]  # scored before this chunk's step
+                if adapting:
+                    opt.zero_grad(set_to_none=False)
+                    per_doc = torch.where(chunk, ce, 0.0).sum(1) / chunk.sum(1).clamp(min=1)
+                    per_doc.sum().backward()
+                    opt.step()
+        done_s += time.perf_counter() - t
+    for m in model.modules():
+        if isinstance(m, CastedLinear):
+            m.lora = None
+    return ctx.all_reduce(nll)
+
+
+def doc_widths(cfg: Hyperparameters) -> list[int]:
+    """Window widths doc TTT feeds: the document so far, chunk by chunk, up to EVAL_SEQ_LEN."""
+    return sorted({min(j * cfg.ttt_doc_chunk, cfg.eval_seq_len) for j in range(1, -(-cfg.eval_seq_len // cfg.ttt_doc_chunk) + 1)})
+
+
+def prime_eval(model: GPT, fwd, data: EvalData, cfg: Hyperparameters, ctx: Dist):
+    """Compiles every shape and grad mode evaluation uses before any timed loop, so no compile lands in the
+    TTT budget projection: the scoring batch, and doc TTT's widths with adapters, with and without
+    gradients. Leaves weights and gradients untouched."""
+    L, widths = min(cfg.eval_seq_len, data.tokens.numel() - 1), doc_widths(cfg)
+    torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 2 * len(widths) + 4)
+    batch = max(1, cfg.val_batch_size // (ctx.world * cfg.eval_seq_len))
+
+    def run(rows: int, width: int, grad: bool):
+        with torch.set_grad_enabled(grad):
+            out = fwd(gather_sequences(data.tokens, torch.zeros(rows, dtype=torch.long), width)[:, :-1])
+        if grad:
+            out.float().sum().backward()
+
+    run(batch, L, False)  # roundtrip and sliding windows
+    if cfg.ttt == "doc":
+        attach_lora(model, cfg, cfg.ttt_doc_batch)
+        for w in widths:
+            run(cfg.ttt_doc_batch, w, True)
+            run(cfg.ttt_doc_batch, w, False)
+    for m in model.modules():
+        if isinstance(m, CastedLinear):
+            m.lora = None
+    model.requires_grad_(True)
+    model.zero_grad(set_to_none=True)
+
+
+def evaluate(model: GPT, data: EvalData, cfg: Hyperparameters, ctx: Dist, log: Logger) -> float:
+    """The configured evaluation of the reloaded artifact, phase by phase; the last phase is the score.
+    Compilation (COMPILE=1) happens first, inside the evaluation's clock and budget."""
+    model.eval()
+    fwd = forward_fn(model, cfg, ctx, compiled=True)
+    t0, L = time.perf_counter(), cfg.eval_seq_len
+    deadline = t0 + cfg.eval_budget_seconds  # TTT stops adapting when it projects to overrun this
+    if cfg.compile:
+        prime_eval(model, fwd, data, cfg, ctx)
+    sync(ctx)
+    log(f"eval_compile time:{1000 * (time.perf_counter() - t0):.0f}ms")
+    phases = [("final_roundtrip", lambda: score_stream(fwd, data, L, L, cfg, ctx), "")]
+    if cfg.eval_stride:
+        phases.append(("final_sliding", lambda: score_stream(fwd, data, L, cfg.eval_stride, cfg, ctx), f" stride:{cfg.eval_stride}"))
+    if cfg.ttt != "off":
+        phases.append(("final_ttt", lambda: eval_ttt_doc(model, fwd, data, cfg, ctx, deadline, log), f" mode:{cfg.ttt}"))
+    for name, phase, extra in phases:
+        sync(ctx)
+        t = time.perf_counter()
+        nll = phase()
+        sync(ctx)
+        val_loss, val_bpb = eval_stats(nll, data)
+        log(f"{name} val_loss:{val_loss:.8f} val_bpb:{val_bpb:.8f}{extra} eval_time:{1000 * (time.perf_counter() - t):.0f}ms")
+    log(f"eval_total time:{1000 * (time.perf_counter() - t0):.0f}ms budget:{1000 * cfg.eval_budget_seconds:.0f}ms")
+    if cfg.eval_dump and ctx.rank == 0:
+        np.save(cfg.eval_dump, nll.float().cpu().numpy())
+    return val_bpb
+
+
+# -----------------------------------------------------------------------------
+# main: named phases
+# -----------------------------------------------------------------------------
+
+
+def log_config(cfg: Hyperparameters, ctx: Dist, log: Logger):
+    log(f"config profile:{cfg.config_profile} reason:{cfg.profile_reason}")
+    gpu = f" gpu:{torch.cuda.get_device_name(ctx.device).replace(' ', '_')}" if ctx.device.type == "cuda" else ""
+    log(f"device:{ctx.device.type} world_size:{ctx.world}{gpu} torch:{torch.__version__}")
+    log(f"code bytes:{code_bytes()} sha256:{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}")
+    log("hyperparameters " + " ".join(f"{f.name}:{getattr(cfg, f.name)}" for f in cfg.knobs()))
+
+
+def check_output_folders(cfg: Hyperparameters):
+    """Output folders are made and checked before any work, so a bad path cannot cost a run."""
+    for name, path in (("ARTIFACT_PATH", cfg.artifact_path), ("EVAL_DUMP", cfg.eval_dump)):
+        if not path:
+            continue
+        folder = Path(path).resolve().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"{name}={path}: cannot create its folder ({exc})") from None
+        if not os.access(folder, os.W_OK):
+            raise ConfigError(f"{name}={path}: its folder {folder} is not writable")
+
+
+def main():
+    ctx = setup_distributed()
+    try:
+        cfg = Hyperparameters.from_env(cuda=ctx.device.type == "cuda")
+        cfg.run_id = resolve_run_id(cfg, ctx)
+        cfg.artifact_path = cfg.artifact_path or f"artifacts/{cfg.run_id}.pgolf"
+        log = Logger(Path("logs") / f"{cfg.run_id}.txt" if ctx.rank == 0 else None)
+        log_config(cfg, ctx, log)
+        check_output_folders(cfg)
+        if cfg.eval_artifact:
+            model, cfg = model_from_artifact(cfg.eval_artifact, cfg, ctx)
+            log("artifact_config " + " ".join(f"{k}:{v}" for k, v in cfg.model_config().items()))
+        else:
+            check_budget(cfg, log)
+            grad_accum_steps(cfg, ctx)
+            shard_files(cfg, "train")
+        pin_attention(cfg, ctx, log)
+        data = load_eval_data(cfg, ctx)
+        log(f"val_tokens:{data.tokens.numel() - 1} val_bytes:{int(data.target_bytes.sum().item())}")
+        if not cfg.eval_artifact:
+            torch.manual_seed(cfg.seed)
+            model = GPT(cfg).to(ctx.device)
+            stored, effective = count_params(model, cfg)
+            log(f"model_params stored:{stored} effective:{effective}")
+            train(model, cfg, ctx, data, log)
+            path = export_artifact(model, cfg, ctx, cfg.artifact_path, log)
+            model, cfg = model_from_artifact(path, cfg, ctx)
+        final = evaluate(model, data, cfg, ctx, log)
+        log(f"final val_bpb:{final:.8f}")
+    finally:
+        if ctx.world > 1 and dist.is_initialized():
+            # Wait for peers before teardown (gloo aborts otherwise), unless this rank alone failed (not a RunError).
+            if sys.exc_info()[0] is None or issubclass(sys.exc_info()[0], RunError):
+                dist.barrier()
+            dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.status)
