@@ -76,6 +76,7 @@ POSITIVE = (lambda v: v > 0, "a value > 0")
 NON_NEGATIVE = (lambda v: v >= 0, "a value >= 0")
 FRACTION = (lambda v: 0 <= v <= 1, "a value in [0, 1]")
 BELOW_ONE = (lambda v: 0 <= v < 1, "a value in [0, 1)")
+REMOVED = ("TTT_CHUNK_TOKENS", "TTT_BATCH_SEQS", "TTT_OPTIMIZER", "TTT_MOMENTUM", "LOOP_INJECT", "LOOP_NORM", "LOOP_RANK", "TTT_PREFIX_TOKENS")
 
 
 def one_of(*choices):
@@ -92,7 +93,8 @@ class Hyperparameters:
     config_profile: str = knob("auto", "auto (competition with CUDA, cpu_sample without) | competition | cpu_sample", check=one_of("auto", "competition", "cpu_sample"))
     # Device choices: each defaults by device, and each can be forced, so that a CPU rehearses the GPU's path.
     compile: bool = knob(False, "torch.compile (fullgraph) the model, Newton-Schulz and the evaluation forward; on CPU too", cuda=True)
-    compile_backend: str = knob("inductor", "torch.compile backend; aot_eager captures and guards the same graphs without generating kernels")
+    compile_backend: str = knob("inductor", "torch.compile backend; aot_eager captures and guards the same graphs without generating kernels",
+                                check=one_of("inductor", "aot_eager", "eager"))
     autocast: str = knob("off", "bf16 autocast of the forward, or off (fp32)", cuda="bf16", check=one_of("bf16", "off"))
     fused_adam: bool = knob(False, "AdamW's fused kernel", cuda=True)
     muon_dtype: str = knob("fp32", "dtype of Newton-Schulz and of Muon's update exchange between ranks", cuda="bf16", check=one_of("bf16", "fp32"))
@@ -194,6 +196,8 @@ class Hyperparameters:
             reason = "CUDA found: competition shape" if cuda else "no CUDA device: a small model on data/sample that finishes on 2 CPU cores in about 3 minutes"
         else:
             reason = "CONFIG_PROFILE set"
+        if removed := [name for name in REMOVED if env.get(name)]:
+            raise ConfigError(f"{', '.join(removed)}: removed (README says why and what replaced it); unset it")
         values = {}
         for f in cls.knobs():
             name = f.name.upper()
@@ -1156,18 +1160,17 @@ def decode_artifact(blob: bytes, source: str = "artifact") -> tuple[dict, dict[s
 
 
 def model_from_artifact(path: str, cfg: Hyperparameters, ctx: Dist) -> tuple[GPT, Hyperparameters]:
-    """Rebuilds the network from the artifact alone. Ternary weights arrive already quantized, so
-    BitLinear runs with qat=0: quantizing them again would change their scales."""
+    """Rebuilds the network from the artifact alone. Ternary weights arrive already quantized, so they
+    load into plain linears: quantizing again would change their scales, and would cost every forward."""
     if not os.path.isfile(path):
         raise ArtifactError(f"EVAL_ARTIFACT={path}: no such file")
     config, state = decode_artifact(Path(path).read_bytes(), path)
     cfg = dataclasses.replace(cfg, **config).validated()  # evaluation settings checked against the artifact's shape
-    model = GPT(cfg)
+    model = GPT(dataclasses.replace(cfg, ternary_layers="none"))
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise ArtifactError(f"{path}: tensors do not match the recorded configuration ({exc})") from None
-    set_qat(model, False)
     return model.to(ctx.device), cfg
 
 
@@ -1192,7 +1195,7 @@ def check_budget(cfg: Hyperparameters, log: Logger):
     candidates = {  # per knob, the values to try, smallest change first
         "INT_BITS": [b for b in (cfg.int_bits - 1, cfg.int_bits - 2) if b >= 4],
         "TERNARY_LAYERS": ["attn,mlp"] if cfg.ternary_kinds != {"attn", "mlp"} else [],
-        "MODEL_DIM": [d for d in range(cfg.model_dim - 64, 63, -64) if d % (2 * cfg.num_heads) == 0],
+        "MODEL_DIM": [d for d in range(cfg.model_dim - 64, 63, -64) if d % (2 * cfg.num_heads) == 0 and d % (cfg.ternary_group or 1) == 0],
         "SHARED_BLOCKS": list(range(cfg.shared_blocks - 1, 0, -1)),
         "MLP_MULT": list(range(cfg.mlp_mult - 1, 0, -1)),
     }
@@ -1366,16 +1369,12 @@ def eval_ttt_doc(model: GPT, fwd, data: EvalData, cfg: Hyperparameters, ctx: Dis
     return ctx.all_reduce(nll)
 
 
-def doc_widths(cfg: Hyperparameters) -> list[int]:
-    """Window widths doc TTT feeds: the document so far, chunk by chunk, up to EVAL_SEQ_LEN."""
-    return sorted({min(j * cfg.ttt_doc_chunk, cfg.eval_seq_len) for j in range(1, -(-cfg.eval_seq_len // cfg.ttt_doc_chunk) + 1)})
-
-
 def prime_eval(model: GPT, fwd, data: EvalData, cfg: Hyperparameters, ctx: Dist):
     """Compiles every shape and grad mode evaluation uses before any timed loop, so no compile lands in the
     TTT budget projection: the scoring batch, and doc TTT's widths with adapters, with and without
     gradients. Leaves weights and gradients untouched."""
-    L, widths = min(cfg.eval_seq_len, data.tokens.numel() - 1), doc_widths(cfg)
+    L, C = min(cfg.eval_seq_len, data.tokens.numel() - 1), cfg.ttt_doc_chunk
+    widths = sorted({min(j * C, cfg.eval_seq_len) for j in range(1, -(-cfg.eval_seq_len // C) + 1)})  # doc TTT's windows
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 2 * len(widths) + 4)
     batch = max(1, cfg.val_batch_size // (ctx.world * cfg.eval_seq_len))
 

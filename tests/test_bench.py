@@ -228,3 +228,12 @@ def test_recompiles_count_real_torch_logs_after_the_first_training_step(tmp_path
     # An evaluation-only run has no training step: every recompile counts.
     log.write_text("\n".join(line for line in text.splitlines() if not line.startswith("step:")))
     assert project.parse_log(log)["recompiles_after_warmup"] == 2
+    # Evaluation primes its shapes before `eval_compile`; only recompiles between it and `eval_total` count,
+    # and none between the export and evaluation.
+    recompile = next(line for line in text.splitlines() if "Recompiling function" in line)
+    lines = ["step:1/10 train_loss:6.9 train_time:10ms step_avg:10.00ms", recompile, "artifact path:a.pgolf bytes_total:1",
+             recompile, recompile, "eval_compile time:5ms", recompile, "eval_total time:9ms budget:600000ms", recompile]
+    log.write_text("\n".join(lines))
+    assert project.parse_log(log)["recompiles_after_warmup"] == 2
+    log.write_text("\n".join(lines[3:]))  # an evaluation-only run of this script
+    assert project.parse_log(log)["recompiles_after_warmup"] == 1

@@ -73,3 +73,11 @@ def test_readme_documents_every_log_line():
     readme = (ROOT / "README.md").read_text()
     missing = sorted(p for p in prefixes if f"`{p}" not in readme)
     assert len(prefixes) >= 15 and not missing, missing
+
+
+@pytest.mark.parametrize("name", ["TTT_CHUNK_TOKENS", "LOOP_INJECT", "TTT_OPTIMIZER", "TTT_PREFIX_TOKENS"])
+def test_a_removed_variable_stops_the_run_instead_of_being_ignored(name):
+    with pytest.raises(tg.ConfigError) as err:
+        tiny_cfg(**{name: "1"})
+    assert name in str(err.value) and "removed" in str(err.value)
+

@@ -47,16 +47,23 @@ def parse_log(path: Path, env: dict | None = None) -> dict:
     env = env or {}
     run = {"name": path.stem, "log": str(path), "eval_phases": []}
     phases = {}
-    recompiles, recompiles_after, training_started = 0, 0, False
+    # Recompiles count where a timer runs: from the first training step to the export, and from
+    # `eval_compile` (evaluation's deliberate priming is done) to `eval_total`.
+    recompiles, recompiles_after, training_started, primed, timed = 0, 0, False, False, False
     for line in path.read_text(errors="replace").splitlines():
         if RECOMPILE in line:
             recompiles += 1
-            recompiles_after += training_started
+            recompiles_after += timed
             continue
+        if line.startswith(("artifact path:", "eval_total")):
+            timed = False
+        elif line.startswith("eval_compile"):
+            primed = timed = True
         f = fields(line)
         head = line.split(" ", 1)[0]
         if line.startswith("step:") and "step_avg" in f:
-            training_started = training_started or "train_loss" in f
+            if "train_loss" in f and not training_started:
+                training_started = timed = True
             run["steps"], run["step_avg_ms"] = int(f["step"].split("/")[0]), number(f["step_avg"])
         elif line.startswith("stopping_early:"):
             steps = int(f["step"].split("/")[0])
@@ -95,7 +102,7 @@ def parse_log(path: Path, env: dict | None = None) -> dict:
     run["eval_phases"] = list(phases.values())
     # An evaluation-only run has no warm-up to exclude: every recompile counts.
     run["recompiles_total"] = recompiles
-    run["recompiles_after_warmup"] = recompiles_after if training_started else recompiles
+    run["recompiles_after_warmup"] = recompiles_after if training_started or primed else recompiles
     fill_from_env(run, env)
     run["status"] = status(run)
     project(run)

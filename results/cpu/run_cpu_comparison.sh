@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Reproduces its figures with train_gpt.py as of commit 350401b (git show 350401b:train_gpt.py > <copy>); the current
+# script removed chunk TTT and the per-loop parameters, and stops with a message on their variables.
 # CPU-sample comparisons cited in the issue notes and README. Runs one after another (timings
 # must not share the 2 cores), each at the CPU profile's 120 s training cap, and keeps the logs here.
 set -euo pipefail

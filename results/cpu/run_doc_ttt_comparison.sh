@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Reproduces its figures with train_gpt.py as of commit ae53359 (git show ae53359:train_gpt.py > <copy>); the current
+# script removed chunk TTT and the per-loop parameters, and stops with a message on their variables.
 # Issue 12: the CPU default artifact for three seeds, each re-scored on the first 262,144 tokens of the
 # development validation shard (234 FineWeb documents) with sliding windows, chunk TTT and doc TTT.
 #   bash results/cpu/run_doc_ttt_comparison.sh     (needs ../shared/data beside the checkout)

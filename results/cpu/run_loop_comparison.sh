@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Reproduces its figures with train_gpt.py as of commit a596de6 (git show a596de6:train_gpt.py > <copy>); the current
+# script removed chunk TTT and the per-loop parameters, and stops with a message on their variables.
 # Issue 13: late loops over a middle pair, on CPU core 0 with one thread (other work kept on core 1
 # cannot disturb the comparison), from a snapshot of train_gpt.py (edits made meanwhile cannot leak in).
 #   bash results/cpu/run_loop_comparison.sh                 equal wall clock: the CPU profile's 120 s cap,
