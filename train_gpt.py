@@ -93,8 +93,7 @@ class Hyperparameters:
     config_profile: str = knob("auto", "auto (competition with CUDA, cpu_sample without) | competition | cpu_sample", check=one_of("auto", "competition", "cpu_sample"))
     # Device choices: each defaults by device, and each can be forced, so that a CPU rehearses the GPU's path.
     compile: bool = knob(False, "torch.compile (fullgraph) the model, Newton-Schulz and the evaluation forward; on CPU too", cuda=True)
-    compile_backend: str = knob("inductor", "torch.compile backend; aot_eager captures and guards the same graphs without generating kernels",
-                                check=one_of("inductor", "aot_eager", "eager"))
+    compile_backend: str = knob("inductor", "torch.compile backend; aot_eager: the same graphs and guards, no kernels", check=one_of("inductor", "aot_eager", "eager"))
     autocast: str = knob("off", "bf16 autocast of the forward, or off (fp32)", cuda="bf16", check=one_of("bf16", "off"))
     fused_adam: bool = knob(False, "AdamW's fused kernel", cuda=True)
     muon_dtype: str = knob("fp32", "dtype of Newton-Schulz and of Muon's update exchange between ranks", cuda="bf16", check=one_of("bf16", "fp32"))
@@ -164,8 +163,7 @@ class Hyperparameters:
     eval_stride: int = knob(16, "sliding-window stride; 0 = non-overlapping only (16: ternary record)", cpu=64, check=NON_NEGATIVE)
     eval_budget_seconds: float = knob(600.0, "evaluation time budget; TTT stops adapting when projected over it", check=POSITIVE)
     eval_dump: str = knob("", "write per-target NLL (nats, float32, .npy) of the final evaluation here")
-    ttt: str = knob("off", "score-first test-time training: doc = per-document LoRA (chunk TTT was removed: doc beat it, README)",
-                    cpu="doc", check=one_of("off", "doc"))
+    ttt: str = knob("off", "score-first test-time training: doc = per-document LoRA (chunk TTT was removed)", cpu="doc", check=one_of("off", "doc"))
     ttt_doc_chunk: int = knob(256, "TTT=doc: targets a document scores, then adapts on, per step (at most EVAL_SEQ_LEN)", cpu=64, check=POSITIVE)
     ttt_doc_batch: int = knob(64, "TTT=doc: documents adapted side by side, each with its own adapters", cpu=8, check=POSITIVE)
     ttt_lora_rank: int = knob(8, "TTT=doc: rank of each document's LoRA adapters", check=POSITIVE)
@@ -1327,6 +1325,14 @@ def attach_lora(model: GPT, cfg: Hyperparameters, rows: int) -> list[Tensor]:
     return adapters
 
 
+def detach_lora(model: GPT):
+    """Undoes attach_lora: no adapters, every weight trainable again (the state sliding windows compiled in)."""
+    for m in model.modules():
+        if isinstance(m, CastedLinear):
+            m.lora = None
+    model.requires_grad_(True)
+
+
 def eval_ttt_doc(model: GPT, fwd, data: EvalData, cfg: Hyperparameters, ctx: Dist, deadline: float, log: Logger) -> Tensor:
     """Per document, chunk by chunk: score TTT_DOC_CHUNK targets with the document's own fresh LoRA
     adapters, then step them on those targets, in the same forward. A chunk's window ends at the chunk's
@@ -1363,9 +1369,7 @@ def eval_ttt_doc(model: GPT, fwd, data: EvalData, cfg: Hyperparameters, ctx: Dis
                     per_doc.sum().backward()
                     opt.step()
         done_s += time.perf_counter() - t
-    for m in model.modules():
-        if isinstance(m, CastedLinear):
-            m.lora = None
+    detach_lora(model)
     return ctx.all_reduce(nll)
 
 
@@ -1390,10 +1394,7 @@ def prime_eval(model: GPT, fwd, data: EvalData, cfg: Hyperparameters, ctx: Dist)
         for w in widths:
             run(cfg.ttt_doc_batch, w, True)
             run(cfg.ttt_doc_batch, w, False)
-    for m in model.modules():
-        if isinstance(m, CastedLinear):
-            m.lora = None
-    model.requires_grad_(True)
+    detach_lora(model)
     model.zero_grad(set_to_none=True)
 
 

@@ -101,9 +101,9 @@ def test_ttt_puts_adapters_only_on_the_chosen_blocks_and_leaves_the_weights_alon
     for i, block in enumerate(blocks):
         linears = [m for m in block.modules() if isinstance(m, tg.CastedLinear)]
         assert all((m.lora is not None) == (i >= len(blocks) - k) for m in linears)
-    for m in model.modules():
-        if isinstance(m, tg.CastedLinear):
-            m.lora = None
+    tg.detach_lora(model)
+    assert all(m.lora is None for m in model.modules() if isinstance(m, tg.CastedLinear))
+    assert all(p.requires_grad for p in model.parameters())
     score(model, cfg, torch.randint(0, 64, (129,), generator=torch.Generator().manual_seed(seed)), "doc")
     assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())
 
