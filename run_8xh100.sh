@@ -7,9 +7,9 @@
 #   bash run_8xh100.sh --dry-run    # print every step, run nothing (works without a GPU)
 #
 # Data, in order of preference:
-#   DATA_PATH=... TOKENIZER_PATH=...      existing challenge data (sp1024 shards and tokenizer)
+#   DATA_PATH=... TOKENIZER_PATH=...      existing challenge data (sp8192 shards and tokenizer; sp1024 with VOCAB_SIZE=1024)
 #   CHALLENGE_REPO=/path/to/parameter-golf   a checkout of github.com/openai/parameter-golf:
-#                                         its data/cached_challenge_fineweb.py downloads the data
+#                                         its data/cached_challenge_fineweb.py --variant sp$VOCAB_SIZE downloads the data
 # Other settings: SEEDS, NPROC (8), RUN_TAG (a timestamp), OUT_DIR (runs/<RUN_TAG>),
 # TRAIN_SHARDS (80: how many training shards to download), and every train_gpt.py variable.
 # COMPRESS_CODE=1 runs a self-extracting lzma+base85 copy of train_gpt.py (about 50 KB fewer counted
@@ -77,9 +77,10 @@ if [ -n "${DATA_PATH:-}" ]; then
 elif [ -n "${CHALLENGE_REPO:-}" ]; then
   [ "$DRY_RUN" = 1 ] || [ -f "$CHALLENGE_REPO/data/cached_challenge_fineweb.py" ] \
     || fail "CHALLENGE_REPO=$CHALLENGE_REPO has no data/cached_challenge_fineweb.py: clone github.com/openai/parameter-golf there"
-  run bash -c "cd '$CHALLENGE_REPO' && python3 data/cached_challenge_fineweb.py --variant sp1024 --train-shards $TRAIN_SHARDS"
-  export DATA_PATH="$CHALLENGE_REPO/data/datasets/fineweb10B_sp1024"
-  export TOKENIZER_PATH="$CHALLENGE_REPO/data/tokenizers/fineweb_1024_bpe.model"
+  vocab=${VOCAB_SIZE:-8192}  # the competition default; the data and tokenizer follow the vocabulary
+  run bash -c "cd '$CHALLENGE_REPO' && python3 data/cached_challenge_fineweb.py --variant sp$vocab --train-shards $TRAIN_SHARDS"
+  export DATA_PATH="$CHALLENGE_REPO/data/datasets/fineweb10B_sp$vocab"
+  export TOKENIZER_PATH="$CHALLENGE_REPO/data/tokenizers/fineweb_${vocab}_bpe.model"
 else
   msg="no data: set DATA_PATH and TOKENIZER_PATH, or CHALLENGE_REPO=<checkout of github.com/openai/parameter-golf> to download it"
   [ "$DRY_RUN" = 1 ] || fail "$msg"

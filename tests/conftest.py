@@ -13,6 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import train_gpt as tg  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "tools"))
+import audit_eval  # noqa: E402
+
 SAMPLE = ROOT / "data" / "sample"
 
 settings.register_profile("ci", max_examples=15, deadline=None, derandomize=True)
@@ -46,13 +49,18 @@ def eval_data(tokens: torch.Tensor) -> tg.EvalData:
     return tg.EvalData(tokens.long(), torch.ones(tokens.numel() - 1, dtype=torch.long))
 
 
+def write_shard(path, tokens):
+    """A challenge shard; the trainer only reads them, so the writer lives with the audit tool."""
+    audit_eval.write_shard(path, tokens, tg)
+
+
 def write_dataset(folder: Path, n_train: int = 20000, n_val: int = 2049, val_offset: int = 0) -> Path:
     """A DATA_PATH folder cut from the bundled sample (real tokens, vocabulary 1024)."""
     folder.mkdir(parents=True, exist_ok=True)
     train = tg.load_shard(SAMPLE / "fineweb_train_000000.bin", 1024)
     val = tg.load_shard(SAMPLE / "fineweb_val_000000.bin", 1024)
-    tg.write_shard(folder / "fineweb_train_000000.bin", train[:n_train])
-    tg.write_shard(folder / "fineweb_val_000000.bin", val[val_offset : val_offset + n_val])
+    write_shard(folder / "fineweb_train_000000.bin", train[:n_train])
+    write_shard(folder / "fineweb_val_000000.bin", val[val_offset : val_offset + n_val])
     return folder
 
 
@@ -86,6 +94,6 @@ def sample_env(tmp_path):
         "DATA_PATH": str(data), "TOKENIZER_PATH": str(SAMPLE / "fineweb_1024_bpe.model"), "RUN_ID": "t",
         "MODEL_DIM": "32", "NUM_HEADS": "2", "NUM_KV_HEADS": "1", "NUM_LAYERS": "2", "TRAIN_SEQ_LEN": "32",
         "TRAIN_BATCH_TOKENS": "256", "ITERATIONS": "6", "MAX_WALLCLOCK_SECONDS": "0", "WARMUP_STEPS": "2",
-        "WARMDOWN_ITERS": "3", "TRAIN_LOG_EVERY": "1", "VAL_BATCH_SIZE": "1024", "EVAL_STRIDE": "16",
+        "WARMDOWN_FRAC": "0.5", "TRAIN_LOG_EVERY": "1", "VAL_BATCH_SIZE": "1024", "EVAL_STRIDE": "16",
         "TTT_DOC_CHUNK": "16",
     }

@@ -19,8 +19,9 @@ TOKENS = 800  # validation tokens audited: two documents (BOS at 0 and 523), the
 ENV = {
     "TOKENIZER_PATH": str(SAMPLE / "fineweb_1024_bpe.model"), "RUN_ID": "audit", "MODEL_DIM": "32", "NUM_HEADS": "2",
     "NUM_KV_HEADS": "1", "NUM_LAYERS": "2", "TRAIN_SEQ_LEN": "64", "TRAIN_BATCH_TOKENS": "256", "ITERATIONS": "4",
-    "MAX_WALLCLOCK_SECONDS": "0", "WARMUP_STEPS": "1", "WARMDOWN_ITERS": "2", "VAL_LOSS_EVERY": "0",
+    "MAX_WALLCLOCK_SECONDS": "0", "WARMUP_STEPS": "1", "WARMDOWN_FRAC": "0.5", "VAL_LOSS_EVERY": "0",
     "VAL_BATCH_SIZE": "1024", "EVAL_STRIDE": "16", "TTT": "off", "TTT_DOC_CHUNK": "64", "TTT_LR": "0.05",
+    "EMBED_DIM": "16", "UNET_SKIPS": "1", "MUON_ROW_NORM": "1",  # the competition recipe's parts
 }
 MODES = {
     "plain": {"EVAL_STRIDE": "0", "TTT": "off"},

@@ -1,5 +1,6 @@
 """tools/gpu_bench.sh and tools/project.py: the one-GPU measuring kit and its 8xH100 projections."""
 
+import itertools
 import json
 import math
 import os
@@ -39,8 +40,14 @@ STUB_PEER = textwrap.dedent("""\
 """)
 
 
+DATA_VARS = ("DATA_PATH", "TOKENIZER_PATH", "DATA_PATH_1024", "TOKENIZER_PATH_1024")
+# The baseline's recipe wherever the competition defaults differ (vocabulary, embedding, U-Net skips, Muon, warm-down).
+BASELINE_PINS = ["VOCAB_SIZE=1024", "EMBED_DIM=0", "UNET_SKIPS=1", "MUON_BACKEND_STEPS=5", "MUON_ROW_NORM=0", "WARMDOWN_FRAC=0.087"]
+
+
 def kit(args, tmp_path, **env):
-    full = {k: v for k, v in os.environ.items() if not k.startswith(("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_", "BENCH_"))}
+    full = {k: v for k, v in os.environ.items()
+            if not k.startswith(("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_", "BENCH_")) and k not in DATA_VARS}
     full["PATH"] = os.path.dirname(sys.executable) + os.pathsep + full.get("PATH", "")
     full.update(env)
     return subprocess.run(["bash", str(KIT), *args], env=full, cwd=tmp_path, capture_output=True, text=True, timeout=600)
@@ -131,6 +138,12 @@ def test_bad_bench_configs_stop_the_kit_before_any_run(tmp_path, configs, compla
     assert "==" not in done.stdout and not (tmp_path / "bench").exists()
 
 
+def assignments(command: str) -> dict:
+    """The VAR=value words of a printed `+ cd <dir> && env VAR=value ... <launcher>` command; a later one wins, as in `env`."""
+    words = command.split(" && env ", 1)[1].split()
+    return dict(w.split("=", 1) for w in itertools.takewhile(lambda w: "=" in w, words))
+
+
 def test_dry_run_prints_each_run_with_its_environment_and_touches_nothing(tmp_path):
     out = tmp_path / "bench"
     done = kit(["--dry-run"], tmp_path, BENCH_OUT=str(out), NPROC="4", PEER_SCRIPT="/x/baseline.py", BENCH_SECONDS="120",
@@ -148,6 +161,49 @@ def test_dry_run_prints_each_run_with_its_environment_and_touches_nothing(tmp_pa
     assert f"EVAL_ARTIFACT={out}/stack.pgolf EVAL_STRIDE=64 TTT=doc" in stack_eval
     assert "MUON_BACKEND_STEPS=3 " in ns3 and "TERNARY_LAYERS=mlp INT_BITS=6 " in mlp_only and "RUN_ID=bench_mlp_only" in mlp_only
     assert "tools/project.py" in done.stdout and not out.exists()
+    # The data: the competition's sp8192 for stack, stack_eval and the configs, the baseline's sp1024 for plain and peer.
+    sp8192 = {"DATA_PATH": str(ROOT / "data/datasets/fineweb10B_sp8192"), "TOKENIZER_PATH": str(ROOT / "data/tokenizers/fineweb_8192_bpe.model")}
+    sp1024 = {"DATA_PATH": str(ROOT / "data/datasets/fineweb10B_sp1024"), "TOKENIZER_PATH": str(ROOT / "data/tokenizers/fineweb_1024_bpe.model")}
+    for command, data in [(stack, sp8192), (stack_eval, sp8192), (ns3, sp8192), (mlp_only, sp8192), (plain, sp1024), (peer, sp1024)]:
+        env = assignments(command)
+        assert {k: env[k] for k in data} == data, command
+        assert command.count("DATA_PATH=") == 1 and command.count("TOKENIZER_PATH=") == 1, command  # one pair, no override to read past
+    # plain pins the baseline's recipe, so the competition defaults (vocabulary 8192, NeoMuon, ...) never reach it.
+    plain_env = assignments(plain)
+    assert {k: plain_env.get(k) for k in (p.split("=")[0] for p in BASELINE_PINS)} == dict(p.split("=") for p in BASELINE_PINS)
+    assert "WARMDOWN_ITERS" not in done.stdout  # removed from train_gpt.py: setting it stops the run
+    assert assignments(peer)["VOCAB_SIZE"] == "1024" and "VOCAB_SIZE" not in assignments(stack)
+
+
+def test_each_run_reads_the_data_pair_of_its_vocabulary(tmp_path):
+    # Given pairs reach their runs; --cpu-smoke defaults both pairs to the vocabulary-1024 sample.
+    done = kit(["--dry-run"], tmp_path, NPROC="1", BENCH_OUT=str(tmp_path / "b"), PEER_SCRIPT="/x/baseline.py",
+               DATA_PATH="/d8", TOKENIZER_PATH="/t8.model", DATA_PATH_1024="d1", TOKENIZER_PATH_1024="/t1.model")
+    commands = dict(zip(["peer", "plain", "stack", "stack_eval"], (l for l in done.stdout.splitlines() if l.startswith("+ cd "))))
+    assert {n: (assignments(c)["DATA_PATH"], assignments(c)["TOKENIZER_PATH"]) for n, c in commands.items()} == {
+        "peer": (str(ROOT / "d1"), "/t1.model"), "plain": (str(ROOT / "d1"), "/t1.model"),  # relative: from the repo
+        "stack": ("/d8", "/t8.model"), "stack_eval": ("/d8", "/t8.model")}
+    done = kit(["--dry-run", "--cpu-smoke"], tmp_path, BENCH_OUT=str(tmp_path / "c"))
+    sample = (str(ROOT / "data/sample"), str(ROOT / "data/sample/fineweb_1024_bpe.model"))
+    pairs = [(assignments(c)["DATA_PATH"], assignments(c)["TOKENIZER_PATH"]) for c in done.stdout.splitlines() if c.startswith("+ cd ")]
+    assert pairs == [sample] * 3  # plain, stack, stack_eval
+
+
+@pytest.mark.parametrize("runs, env, complaint", [
+    ("plain", {"DATA_PATH_1024": "/nonexistent"}, "no fineweb_val_*.bin in DATA_PATH_1024=/nonexistent (read by: plain)"),
+    ("stack_eval", {"DATA_PATH": "/nonexistent"}, "no fineweb_val_*.bin in DATA_PATH=/nonexistent (read by: stack_eval)"),
+    ("stack_eval plain", {"TOKENIZER_PATH": "/x.model"}, "no tokenizer at TOKENIZER_PATH=/x.model (read by: stack_eval)"),
+    ("plain", {"TOKENIZER_PATH_1024": "/x.model"}, "no tokenizer at TOKENIZER_PATH_1024=/x.model (read by: plain)"),
+    ("stack_eval", {"DATA_PATH_1024": "/nonexistent"}, None),  # stack_eval does not read the sp1024 pair
+])
+def test_missing_data_stops_the_kit_before_any_run_only_for_runs_that_read_it(tmp_path, runs, env, complaint):
+    out = tmp_path / "bench"
+    done = kit(["--cpu-smoke"], tmp_path, BENCH_OUT=str(out), BENCH_RUNS=runs, **env)
+    if complaint is None:  # stack_eval without a stack artifact: skipped, the kit ends normally
+        assert done.returncode == 0 and "stack_eval skipped: no stack artifact" in done.stdout, done.stderr
+    else:
+        assert done.returncode == 2 and complaint in done.stderr, done.stderr
+        assert "==" not in done.stdout and not out.exists()
 
 
 def test_bench_runs_chooses_a_subset_and_a_used_folder_is_refused(tmp_path):

@@ -19,6 +19,18 @@ def test_profile_follows_cuda_availability():
     assert tg.Hyperparameters.from_env(env={"CONFIG_PROFILE": "competition"}, cuda=False).model_dim == 768
 
 
+def test_competition_profile_is_the_ternary_record_recipe_and_the_cpu_sample_keeps_its_measured_one():
+    gpu = tg.Hyperparameters.from_env(env={}, cuda=True)
+    record = dict(vocab_size=8192, embed_dim=254, unet_skips=True, muon_row_norm=True, muon_backend_steps=3, ternary_group=128,
+                  qat_start_frac=0.0, warmdown_frac=0.2, num_heads=8, num_kv_heads=4, rope_base=5000.0, qk_gain_init=2.25,
+                  logit_softcap=10.0, matrix_lr=0.04, tied_embed_lr=0.02, scalar_lr=0.02, eval_stride=16)
+    assert {k: getattr(gpu, k) for k in record} == record
+    assert gpu.data_path.endswith("fineweb10B_sp8192") and gpu.tokenizer_path.endswith("fineweb_8192_bpe.model")
+    cpu = tg.Hyperparameters.from_env(env={}, cuda=False)
+    assert (cpu.vocab_size, cpu.embed_dim, cpu.unet_skips, cpu.muon_row_norm, cpu.muon_backend_steps) == (1024, 0, False, False, 5)
+    assert cpu.tokenizer_path.endswith("fineweb_1024_bpe.model")
+
+
 @given(st.sampled_from(INT_KNOBS + FLOAT_KNOBS), st.sampled_from(["abc", "1.5.2", "ten", "--"]))
 def test_unparsable_value_names_variable_and_value(name, raw):
     with pytest.raises(tg.ConfigError) as err:

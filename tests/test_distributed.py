@@ -3,11 +3,12 @@ from conftest import log_values, run_script, write_dataset
 
 def test_two_processes_follow_one_process(sample_env, tmp_path):
     """Same global batch: one process and two gloo processes give the same losses and scores. The
-    model loops with a progressive loss (no unused-parameter trouble), Muon exchanges its updates in
-    bf16, and doc TTT splits documents over the ranks."""
+    model loops with a progressive loss (no unused-parameter trouble) and U-Net skips, with a factored embedding,
+    row-normalized Muon exchanges its updates in bf16, and doc TTT splits documents over the ranks."""
     data = write_dataset(tmp_path / "d", n_val=1700)
     env = {**sample_env, "DATA_PATH": str(data), "TTT": "doc", "TTT_DOC_BATCH": "3", "MUON_DTYPE": "bf16",
-           "NUM_LAYERS": "", "PRELUDE_LAYERS": "1", "SHARED_BLOCKS": "1", "LOOPS": "2", "PROGRESSIVE_LOSS_LOOPS": "1"}
+           "NUM_LAYERS": "", "PRELUDE_LAYERS": "1", "SHARED_BLOCKS": "1", "LOOPS": "2", "PROGRESSIVE_LOSS_LOOPS": "1",
+           "EMBED_DIM": "16", "UNET_SKIPS": "1", "MUON_ROW_NORM": "1"}
     one = run_script({**env, "RUN_ID": "one"}, tmp_path)
     two = run_script({**env, "RUN_ID": "two"}, tmp_path, nproc=2)
     assert one.returncode == 0, one.stderr[-3000:]

@@ -28,12 +28,28 @@ def quantized_reference(model, int_bits, embed_bits):
 
 @given(st.sampled_from(["attn,mlp", "none", "attn"]), st.integers(2, 8), st.integers(2, 8), st.booleans(), st.integers(0, 100))
 def test_artifact_roundtrip_reproduces_the_quantized_weights_exactly(ternary, int_bits, embed_bits, tied, seed):
-    model, cfg = tiny_model(seed, TERNARY_LAYERS=ternary, TIE_EMBEDDINGS=int(tied), TERNARY_GROUP=16 if seed % 2 else 0)
+    model, cfg = tiny_model(seed, TERNARY_LAYERS=ternary, TIE_EMBEDDINGS=int(tied), TERNARY_GROUP=16 if seed % 2 else 0,
+                            EMBED_DIM=8 if seed % 3 else 0, UNET_SKIPS=int(seed % 4 < 2))
     _, _, config, state = roundtrip(model, cfg, int_bits, embed_bits)
     ref = quantized_reference(model, int_bits, embed_bits)
     assert config == cfg.model_config() and state.keys() == ref.keys()
     for name in ref:
         assert torch.equal(state[name], ref[name]), name
+    bits = {name: meta.get("bits") for name, _, _, meta in tg.tensor_plan(model, int_bits, embed_bits)}
+    assert all(bits[name] == embed_bits for name in bits if name.startswith(("tok_emb", "embed_in", "embed_out", "lm_head")))
+
+
+@given(st.integers(2, 8), st.integers(1, 12), st.integers(1, 40), st.floats(0.0, 6.0), st.integers(0, 10**6))
+def test_clip_search_rounds_every_row_at_least_as_close_as_clipping_at_its_maximum(bits, rows, cols, outlier, seed):
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(rows, cols, generator=g)
+    w[:, 0] *= 1 + outlier  # an outlier column: clipping it can pay
+    q, scale = tg.quantize_int_rows(w, bits)
+    qmax = 2 ** (bits - 1) - 1
+    assert q.abs().max() <= qmax and torch.equal(q, q.round()) and torch.equal(scale, scale.half().float())
+    at_max = (w.abs().amax(1, keepdim=True) / qmax).clamp_min(tg.TERNARY_MIN_SCALE).half().float()
+    err_max = (((w / at_max).round().clamp(-qmax, qmax) * at_max - w) ** 2).sum(1)
+    assert ((q * scale - w) ** 2).sum(1).le(err_max).all()
 
 
 @given(st.integers(0, 50), st.sampled_from(["attn,mlp", "mlp"]))
@@ -96,20 +112,27 @@ def test_written_artifact_never_exceeds_the_limit(tmp_path_factory, fraction, te
     assert shrunk == (fraction < 1 and path.stat().st_size < len(blob))
 
 
-@given(st.sampled_from(["attn,mlp", "none", "mlp"]), st.integers(1, 3), st.integers(0, 9))
-def test_budget_estimate_is_an_upper_bound(ternary, loops, seed):
-    model, cfg = tiny_model(seed, TERNARY_LAYERS=ternary, LOOPS=loops)
+@given(st.sampled_from(["attn,mlp", "none", "mlp"]), st.integers(1, 3), st.sampled_from([0, 8]), st.integers(0, 9))
+def test_budget_estimate_is_an_upper_bound(ternary, loops, embed_dim, seed):
+    model, cfg = tiny_model(seed, TERNARY_LAYERS=ternary, LOOPS=loops, EMBED_DIM=embed_dim, UNET_SKIPS=1)
     blob, _ = tg.encode_artifact(model, cfg, cfg.int_bits, cfg.embed_bits)
     assert tg.code_bytes() + len(blob) <= tg.estimate_artifact_bytes(cfg)
 
 
-def test_oversized_configuration_stops_with_the_overrun_and_fitting_knobs():
+def test_training_starts_only_when_the_smallest_export_is_sure_to_fit():
     cfg = tg.Hyperparameters.from_env(env={"CONFIG_PROFILE": "competition", "TERNARY_LAYERS": "none", "NUM_LAYERS": "10"}, cuda=False)
     with pytest.raises(tg.ConfigError) as err:
         tg.check_budget(cfg, lambda msg: None)
     message = str(err.value)
-    assert "ARTIFACT_LIMIT=16000000" in message and "over" in message and "TERNARY_LAYERS=attn,mlp" in message
+    assert "ARTIFACT_LIMIT=16000000" in message and "over" in message and "tools/plan.py" in message
     competition = tg.Hyperparameters.from_env(env={"CONFIG_PROFILE": "competition"}, cuda=False)
     lines = []
     tg.check_budget(competition, lines.append)
-    assert lines[0].startswith("budget_estimate bytes:") and int(lines[0].split("bytes:")[1].split()[0]) <= 16_000_000
+    smallest = int(lines[0].split("smallest:")[1].split()[0])
+    assert lines[0].startswith("budget_estimate bytes:") and smallest <= 16_000_000
+    assert smallest == tg.estimate_artifact_bytes(competition, *tg.shrink_plan(competition)[-1])
+    bits = tg.shrink_plan(competition)
+    assert bits[0] == (competition.int_bits, competition.embed_bits) and all(a > b for a, b in zip(bits, bits[1:]))
+    assert {i for i, _ in bits} == {competition.int_bits}  # every block matrix is ternary: no INT_BITS step to try
+    mixed = tg.shrink_plan(tg.Hyperparameters.from_env(env={"CONFIG_PROFILE": "competition", "TERNARY_LAYERS": "mlp"}, cuda=False))
+    assert mixed[:3] == [(6, 7), (5, 7), (4, 7)] and mixed[-1] == (4, 5)

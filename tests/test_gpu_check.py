@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -28,14 +29,26 @@ STUB_PEER = textwrap.dedent("""\
 """)
 
 
-def check(args, tmp_path, timeout=300, **env):
+def env_of(command: str) -> dict:
+    """The VAR=value words of a printed `+ cd <dir> && env VAR=value ... <launcher>` command; a later one wins, as in `env`."""
+    words = command.split(" && env ", 1)[1].split()
+    out = {}
+    for word in words:
+        if "=" not in word:
+            break
+        key, value = word.split("=", 1)
+        out[key] = value
+    return out
+
+
+def check(args, tmp_path, timeout=300, script=CHECK, **env):
     full = {k: v for k, v in os.environ.items()
             if not k.startswith(("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_", "BENCH_", "GPU_CHECK_", "PEER_SCRIPT", "NPROC"))
-            and k not in ("OUT", "DATA_PATH", "TOKENIZER_PATH")}
+            and k not in ("OUT", "DATA_PATH", "TOKENIZER_PATH", "DATA_PATH_1024", "TOKENIZER_PATH_1024")}
     full["PATH"] = os.path.dirname(sys.executable) + os.pathsep + full.get("PATH", "")
     full["GPU_CHECK_WORK"] = str(tmp_path / "work")
     full.update(env)
-    return subprocess.run(["bash", str(CHECK), *args], env=full, cwd=tmp_path, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(["bash", str(script), *args], env=full, cwd=tmp_path, capture_output=True, text=True, timeout=timeout)
 
 
 def stage_lines(stdout: str) -> dict:
@@ -149,7 +162,10 @@ def test_a_stage_that_overruns_is_stopped_at_the_budget_and_recorded(tmp_path):
     (["out"], {"GPU_CHECK_STACK_SECONDS": "0"}, "GPU_CHECK_STACK_SECONDS=0"),
     (["out"], {"GPU_CHECK_STAGES": "smoke ttt"}, "unknown stage 'ttt'"),
     (["out"], {"GPU_CHECK_SMOKE_VAL_TOKENS": "1"}, "GPU_CHECK_SMOKE_VAL_TOKENS=1"),
-    (["out"], {"DATA_PATH": "/nonexistent"}, "no fineweb_val_*.bin"),
+    (["out"], {"DATA_PATH": "/nonexistent"}, "no fineweb_val_*.bin in DATA_PATH=/nonexistent (read by: smoke stack stack_eval)"),
+    (["out"], {"DATA_PATH_1024": "/nonexistent"}, "no fineweb_val_*.bin in DATA_PATH_1024=/nonexistent (read by: plain)"),
+    (["out"], {"TOKENIZER_PATH_1024": "/x.model"}, "no tokenizer at TOKENIZER_PATH_1024=/x.model (read by: plain)"),
+    (["out"], {"GPU_CHECK_STAGES": "stack", "TOKENIZER_PATH": "/x.model"}, "no tokenizer at TOKENIZER_PATH=/x.model (read by: stack)"),
     (["out"], {"PEER_SCRIPT": "/nonexistent/train_gpt.py"}, "is not a file"),
     (["used_out"], {}, "gpu_check.tgz exists"),
     (["out"], {"GPU_CHECK_WORK": "used_work"}, "is not empty"),
@@ -164,11 +180,20 @@ def test_bad_input_exits_2_before_any_run(tmp_path, args, env, complaint):
     assert "gpu_check stage:" not in done.stdout and not (tmp_path / "work").exists() and not (tmp_path / "out").exists()
 
 
+def test_a_data_pair_that_no_chosen_stage_reads_is_not_checked(tmp_path):
+    # Only stack_eval (which reads DATA_PATH): the missing sp1024 pair does not stop it; without a stack
+    # artifact the stage is skipped and the check ends normally.
+    done = check(["--cpu-smoke", str(tmp_path / "out")], tmp_path, GPU_CHECK_STAGES="stack_eval",
+                 DATA_PATH_1024="/nonexistent", TOKENIZER_PATH_1024="/x.model")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert stage_lines(done.stdout)["stack_eval"]["reason"] == "no_stack_artifact"
+
+
 def test_without_a_gpu_the_real_check_refuses_to_start(tmp_path):
     if any(os.access(os.path.join(d, "nvidia-smi"), os.X_OK) for d in os.environ.get("PATH", "").split(os.pathsep)):
         pytest.skip("this machine has nvidia-smi")
-    done = check([str(tmp_path / "out")], tmp_path, timeout=60, DATA_PATH=str(ROOT / "data" / "sample"),
-                 TOKENIZER_PATH=str(ROOT / "data" / "sample" / "fineweb_1024_bpe.model"))
+    sample = {"DATA_PATH": str(ROOT / "data" / "sample"), "TOKENIZER_PATH": str(ROOT / "data" / "sample" / "fineweb_1024_bpe.model")}
+    done = check([str(tmp_path / "out")], tmp_path, timeout=60, **sample, **{f"{k}_1024": v for k, v in sample.items()})
     assert done.returncode == 2 and "--cpu-smoke" in done.stderr
 
 
@@ -191,6 +216,33 @@ def test_dry_run_plans_import_to_stack_within_the_budget_and_touches_nothing(tmp
     assert f"EVAL_ARTIFACT={work}/stack/stack.pgolf EVAL_STRIDE=64 TTT=doc" in stack_eval
     assert peer.split(">")[0].rstrip().endswith("/x/baseline.py") and "MAX_WALLCLOCK_SECONDS=60 " in peer
     assert not work.exists()
+    # Without .gpu/ here, the challenge's paths: sp8192 for the smoke (its tokenizer; its shards are cut from
+    # DATA_PATH), stack and stack_eval, sp1024 for plain and the peer; plain pins the baseline's vocabulary.
+    sp8192 = (str(ROOT / "data/datasets/fineweb10B_sp8192"), str(ROOT / "data/tokenizers/fineweb_8192_bpe.model"))
+    sp1024 = (str(ROOT / "data/datasets/fineweb10B_sp1024"), str(ROOT / "data/tokenizers/fineweb_1024_bpe.model"))
+    pairs = {name: (env_of(c)["DATA_PATH"], env_of(c)["TOKENIZER_PATH"]) for name, c in zip(STAGES, commands)}
+    assert pairs == {"smoke": (f"{work}/smoke_data", sp8192[1]), "plain": sp1024, "stack": sp8192, "stack_eval": sp8192, "peer": sp1024}
+    assert f"+ smoke data: links to {sp8192[0]}/fineweb_train_*.bin" in done.stdout
+    assert env_of(plain)["VOCAB_SIZE"] == "1024" and "VOCAB_SIZE" not in env_of(stack) and "WARMDOWN_ITERS" not in done.stdout
+
+
+def test_on_the_prepared_machine_the_defaults_are_the_gpu_folders(tmp_path):
+    # A copy of the kit beside a .gpu/ as ../shared/gpu/prepare.sh leaves it (sp1024 in data/, sp8192 in data8192/).
+    repo = tmp_path / "repo"
+    (repo / "tools").mkdir(parents=True)
+    for name in ("tools/gpu_check.sh", "tools/gpu_bench.sh", "train_gpt.py"):
+        shutil.copy(ROOT / name, repo / name)
+    (repo / ".gpu" / "data").mkdir(parents=True)
+    (repo / ".gpu" / "data8192").mkdir()
+    done = check(["--dry-run"], tmp_path, timeout=60, script=repo / "tools" / "gpu_check.sh", NPROC="1", PEER_SCRIPT="/x/baseline.py")
+    assert done.returncode == 0, done.stderr
+    commands = [line for line in done.stdout.splitlines() if line.startswith("+ cd ")]
+    pairs = {name: (env_of(c)["DATA_PATH"], env_of(c)["TOKENIZER_PATH"]) for name, c in zip(STAGES, commands)}
+    sp8192 = (f"{repo}/.gpu/data8192", f"{repo}/.gpu/data8192/fineweb_8192_bpe.model")
+    sp1024 = (f"{repo}/.gpu/data", f"{repo}/.gpu/data/fineweb_1024_bpe.model")
+    assert pairs == {"smoke": (f"{tmp_path}/work/smoke_data", sp8192[1]), "plain": sp1024, "stack": sp8192,
+                     "stack_eval": sp8192, "peer": sp1024}
+    assert f"+ smoke data: links to {sp8192[0]}/fineweb_train_*.bin" in done.stdout
 
 
 def test_the_device_command_in_the_header_fits_the_run_tool(tmp_path):
@@ -198,6 +250,10 @@ def test_the_device_command_in_the_header_fits_the_run_tool(tmp_path):
     lines = [line for line in header.splitlines() if "bash tools/gpu_check.sh \"$OUT\"" in line and "pip install" in line]
     assert len(lines) == 1
     command = lines[0].removeprefix("#").strip()
-    assert len(command) < 2000 and "--target /tmp/site .gpu/whl/*.whl" in command and "DATA_PATH=$PWD/.gpu/data" in command
+    assert len(command) < 2000 and "--target /tmp/site .gpu/whl/*.whl" in command
+    exported = dict(w.split("=", 1) for w in command.split(" export ", 1)[1].split(" || ")[0].split())
+    assert {k: v for k, v in exported.items() if "PATH_" in k or k.endswith("_PATH")} == {
+        "DATA_PATH": "$PWD/.gpu/data8192", "TOKENIZER_PATH": "$PWD/.gpu/data8192/fineweb_8192_bpe.model",
+        "DATA_PATH_1024": "$PWD/.gpu/data", "TOKENIZER_PATH_1024": "$PWD/.gpu/data/fineweb_1024_bpe.model"}
     help_text = subprocess.run(["bash", str(CHECK), "--help"], capture_output=True, text=True, timeout=30)
     assert help_text.returncode == 0 and command in help_text.stdout and "set -uo" not in help_text.stdout

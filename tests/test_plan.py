@@ -13,7 +13,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import plan  # noqa: E402
 
 SCRIPT = ROOT / "tools" / "plan.py"
-REQUIRED = ["params_stored", "params_effective", "bytes_estimate", "flops_per_token_train", "flops_per_token_eval",
+REQUIRED = ["params_stored", "params_effective", "bytes_estimate", "bytes_smallest", "flops_per_token_train", "flops_per_token_eval",
             "memory_mib_per_gpu", "mfu", "projected_step_ms_8xh100", "projected_steps_600s"]
 
 
@@ -72,7 +72,7 @@ def test_flop_count_equals_the_analytic_matmul_count(head_dim, heads, kv_div, pr
     kv_heads = heads // kv_div if heads % kv_div == 0 else heads
     d = heads * head_dim
     cfg = tg.Hyperparameters.from_env(env={
-        "CONFIG_PROFILE": "competition", "MODEL_DIM": str(d), "NUM_HEADS": str(heads), "NUM_KV_HEADS": str(kv_heads),
+        "CONFIG_PROFILE": "competition", "EMBED_DIM": "0", "MODEL_DIM": str(d), "NUM_HEADS": str(heads), "NUM_KV_HEADS": str(kv_heads),
         "PRELUDE_LAYERS": str(prelude), "SHARED_BLOCKS": str(shared), "CODA_LAYERS": str(coda), "LOOPS": str(loops),
         "MLP_MULT": str(mlp_mult), "VOCAB_SIZE": str(vocab), "TRAIN_SEQ_LEN": str(seq), "EVAL_SEQ_LEN": str(eval_seq),
         "EVAL_STRIDE": "1", "TIE_EMBEDDINGS": str(int(tie)), "TERNARY_LAYERS": ternary,

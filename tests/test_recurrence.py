@@ -145,3 +145,38 @@ def test_compiled_training_does_not_recompile_across_steps_loops_or_the_switches
     assert losses[2] != losses[1] and losses[3] != losses[2]  # each switch changed the compiled forward
     with torch.no_grad():
         assert abs(model(x, y)[0].item() - losses[-1]) < 1e-4  # compiled == eager with loops and QAT on
+
+
+@given(shapes, st.integers(0, 20))
+def test_unet_skips_with_zero_weights_are_exactly_the_model_without_skips(shape, seed):
+    with_skips, _ = recurrent(seed, shape, UNET_SKIPS=1)
+    without, _ = recurrent(seed, shape, UNET_SKIPS=0)
+    state = {n: t for n, t in with_skips.state_dict().items() if n != "body.skip_weights"}
+    without.load_state_dict(state)
+    idx = torch.randint(0, 64, (2, 8))
+    with torch.no_grad():
+        assert not torch.equal(with_skips.logits(idx), without.logits(idx))  # randomized weights: the skips matter
+        with_skips.body.skip_weights.zero_()
+        assert torch.equal(with_skips.logits(idx), without.logits(idx))
+
+
+@given(shapes, st.integers(0, 20))
+def test_unet_skips_pair_each_executed_block_with_its_mirror_even_when_fewer_loops_run(shape, seed):
+    model, cfg = recurrent(seed, shape, UNET_SKIPS=1)
+    full = cfg.prelude_layers + cfg.loops * cfg.shared_blocks + cfg.coda_layers
+    assert model.body.skip_weights.shape == (full // 2, cfg.model_dim)
+    for loops in (1, cfg.loops):
+        n = cfg.prelude_layers + loops * cfg.shared_blocks + cfg.coda_layers
+        inputs, outputs = [], []
+        for block in model.body.stored_blocks():
+            block.register_forward_hook(lambda m, a, o: inputs.append(a[0]) or outputs.append(o))  # returns None: keeps the output
+        x = torch.randn(1, 8, cfg.model_dim)
+        with torch.no_grad():
+            model.body(x, x, model.rotary(8, torch.float32), loops=loops)
+        for i in range(n - n // 2, n):  # block i's input = block i-1's output + skip_weights[n-1-i] * block (n-1-i)'s output
+            expected = outputs[i - 1] + model.body.skip_weights[n - 1 - i] * outputs[n - 1 - i]
+            assert torch.allclose(inputs[i], expected, atol=1e-6)
+        for i in range(1, n - n // 2):
+            assert torch.equal(inputs[i], outputs[i - 1])
+        for block in model.body.stored_blocks():
+            block._forward_hooks.clear()

@@ -103,9 +103,16 @@ def altered(tokens: np.ndarray, q: int, variant: str, vocab: int) -> np.ndarray:
     return copy
 
 
+def write_shard(path: Path, tokens: np.ndarray, tg):
+    """A challenge shard as tg.load_shard reads it: a 256-int32 header, then uint16 tokens."""
+    header = np.zeros(tg.SHARD_HEADER_INTS, dtype="<i4")
+    header[:3] = (tg.SHARD_MAGIC, tg.SHARD_VERSION, len(tokens))
+    Path(path).write_bytes(header.tobytes() + np.asarray(tokens, dtype="<u2").tobytes())
+
+
 def write_stream(folder: Path, tokens: np.ndarray, tg) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    tg.write_shard(folder / "fineweb_val_000000.bin", tokens)
+    write_shard(folder / "fineweb_val_000000.bin", tokens, tg)
     return folder
 
 

@@ -3,12 +3,17 @@
 # baseline's shape (plain) and at its defaults (stack), the stack artifact re-scored with sliding
 # windows + TTT (stack_eval), and any extra named configurations, back to back, one table at the end.
 #
-#   DATA_PATH=... TOKENIZER_PATH=... PEER_SCRIPT=... bash tools/gpu_bench.sh
+#   DATA_PATH=... TOKENIZER_PATH=... DATA_PATH_1024=... TOKENIZER_PATH_1024=... PEER_SCRIPT=... bash tools/gpu_bench.sh
 #   bash tools/gpu_bench.sh --cpu-smoke    # the same pipeline on CPU at a tiny shape (minutes, no GPU)
 #   bash tools/gpu_bench.sh --dry-run      # print each run's command and environment, run nothing
 #
 # Inputs (environment):
-#   DATA_PATH, TOKENIZER_PATH  challenge data (train_gpt.py's defaults; --cpu-smoke: data/sample/)
+#   DATA_PATH, TOKENIZER_PATH  the sp8192 data of stack, stack_eval and BENCH_CONFIGS runs (train_gpt.py's
+#                  competition defaults, ./data/datasets/fineweb10B_sp8192 and ./data/tokenizers/fineweb_8192_bpe.model;
+#                  --cpu-smoke: data/sample/, vocabulary 1024 like the CPU profile)
+#   DATA_PATH_1024, TOKENIZER_PATH_1024  the sp1024 data of plain and peer, passed to them as DATA_PATH and
+#                  TOKENIZER_PATH (./data/datasets/fineweb10B_sp1024, ./data/tokenizers/fineweb_1024_bpe.model;
+#                  --cpu-smoke: data/sample/). Only the pairs the chosen runs read are checked.
 #   BENCH_SECONDS  training wall clock of each run, MAX_WALLCLOCK_SECONDS (180; --cpu-smoke: 10)
 #   BENCH_OUT      output folder (bench_runs/<UTC timestamp>); an existing non-empty one is refused
 #   PEER_SCRIPT    the challenge's own baseline train_gpt.py; the peer run happens only when it is set
@@ -31,7 +36,7 @@ for arg in "$@"; do
   case "$arg" in
     --cpu-smoke) MODE=cpu ;;
     --dry-run) DRY_RUN=1 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -/{/^set -/!p;}' "$0"; exit 0 ;;
     *) echo "gpu_bench.sh: unknown argument '$arg' (use --cpu-smoke, --dry-run or --help)" >&2; exit 2 ;;
   esac
 done
@@ -39,11 +44,18 @@ done
 die() { echo "gpu_bench.sh: $*" >&2; exit 2; }
 absolute() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/${1#./}" ;; esac; }
 
-# The baseline's shape and settings; its compile warm-up is our COMPILE_WARMUP_STEPS (default 20),
-# and it has no learning-rate warm-up.
-PLAIN_VARS=(NUM_LAYERS=9 MODEL_DIM=512 MLP_MULT=2 NUM_HEADS=8 NUM_KV_HEADS=4 TRAIN_SEQ_LEN=1024
-  TRAIN_BATCH_TOKENS=524288 TERNARY_LAYERS=none LOOPS=1 TTT=off EVAL_STRIDE=0 WARMUP_STEPS=0
-  ROPE_BASE=10000 LOGIT_SOFTCAP=30 QK_GAIN_INIT=1.5 SCALAR_LR=0.04 TIED_EMBED_LR=0.05)
+# The baseline's shape and settings, each pinned wherever our competition defaults differ: vocabulary
+# 1024 with a full-width tied embedding (EMBED_DIM=0), U-Net skips (its skip_weights: the first half's
+# outputs added, times per-channel weights init 1, to the second half's inputs; with 9 blocks its pairs
+# land one block earlier than ours: 3 feeds 4, ..., 0 feeds 7, where ours feed 5 to 8), plain Muon with
+# 5 Newton-Schulz steps (no row norm). Its warm-down, WARMDOWN_ITERS=1200 average steps before the wall-clock
+# cap, is 1,200 of its ~13,780 steps in 600 s on 8xH100 (43.54 ms a step): WARMDOWN_FRAC=0.087, the last
+# 8.7% of the wall clock (in a shorter or slower run the baseline's 1,200 steps are a larger share; plain
+# keeps 8.7%). Its compile warm-up is our COMPILE_WARMUP_STEPS (default 20), and it has no learning-rate warm-up.
+PLAIN_VARS=(VOCAB_SIZE=1024 NUM_LAYERS=9 MODEL_DIM=512 MLP_MULT=2 NUM_HEADS=8 NUM_KV_HEADS=4 EMBED_DIM=0
+  UNET_SKIPS=1 TRAIN_SEQ_LEN=1024 TRAIN_BATCH_TOKENS=524288 TERNARY_LAYERS=none LOOPS=1 TTT=off EVAL_STRIDE=0
+  WARMUP_STEPS=0 WARMDOWN_FRAC=0.087 ROPE_BASE=10000 LOGIT_SOFTCAP=30 QK_GAIN_INIT=1.5 SCALAR_LR=0.04
+  TIED_EMBED_LR=0.05 MUON_BACKEND_STEPS=5 MUON_ROW_NORM=0)
 # --cpu-smoke: a shape small enough for 2 CPU cores, overriding every run's shape variables.
 SMOKE_SHAPE=(MODEL_DIM=64 NUM_HEADS=2 NUM_KV_HEADS=1 NUM_LAYERS=2 MLP_MULT=2 TRAIN_SEQ_LEN=64
   TRAIN_BATCH_TOKENS=2048 EVAL_SEQ_LEN=64 TTT_DOC_CHUNK=32
@@ -51,18 +63,25 @@ SMOKE_SHAPE=(MODEL_DIM=64 NUM_HEADS=2 NUM_KV_HEADS=1 NUM_LAYERS=2 MLP_MULT=2 TRA
 
 # ---- inputs, all checked before any run ----
 if [ "$MODE" = cpu ]; then
+  # The CPU profile's vocabulary is 1024: both pairs are the bundled sample.
   DATA_PATH=${DATA_PATH:-data/sample}
   TOKENIZER_PATH=${TOKENIZER_PATH:-data/sample/fineweb_1024_bpe.model}
+  DATA_PATH_1024=${DATA_PATH_1024:-data/sample}
+  TOKENIZER_PATH_1024=${TOKENIZER_PATH_1024:-data/sample/fineweb_1024_bpe.model}
   BENCH_SECONDS=${BENCH_SECONDS:-10}
   NPROC=${NPROC:-1}
 else
-  DATA_PATH=${DATA_PATH:-./data/datasets/fineweb10B_sp1024}
-  TOKENIZER_PATH=${TOKENIZER_PATH:-./data/tokenizers/fineweb_1024_bpe.model}
+  DATA_PATH=${DATA_PATH:-./data/datasets/fineweb10B_sp8192}
+  TOKENIZER_PATH=${TOKENIZER_PATH:-./data/tokenizers/fineweb_8192_bpe.model}
+  DATA_PATH_1024=${DATA_PATH_1024:-./data/datasets/fineweb10B_sp1024}
+  TOKENIZER_PATH_1024=${TOKENIZER_PATH_1024:-./data/tokenizers/fineweb_1024_bpe.model}
   BENCH_SECONDS=${BENCH_SECONDS:-180}
 fi
 # Absolute, because the peer runs in its own working folder.
 DATA_PATH=$(absolute "$DATA_PATH")
 TOKENIZER_PATH=$(absolute "$TOKENIZER_PATH")
+DATA_PATH_1024=$(absolute "$DATA_PATH_1024")
+TOKENIZER_PATH_1024=$(absolute "$TOKENIZER_PATH_1024")
 BENCH_OUT=$(absolute "${BENCH_OUT:-bench_runs/$(date -u +%Y%m%d_%H%M%S)}")
 BENCH_TTT=${BENCH_TTT:-doc}
 BENCH_ARTIFACT=$(absolute "${BENCH_ARTIFACT:-$BENCH_OUT/stack.pgolf}")
@@ -129,15 +148,27 @@ choose_runs
 if [ -d "$BENCH_OUT" ] && [ -n "$(ls -A "$BENCH_OUT")" ]; then
   die "BENCH_OUT=$BENCH_OUT is not empty: choose a new folder (earlier measurements are never overwritten)"
 fi
+# Which data each chosen run reads: plain and peer the sp1024 pair, every other run DATA_PATH's.
+RUNS_1024=() RUNS_MAIN=()
+for name in "${RUNS[@]}"; do
+  case "$name" in plain|peer) RUNS_1024+=("$name") ;; *) RUNS_MAIN+=("$name") ;; esac
+done
+check_data() {  # check_data <data variable> <tokenizer variable> <the runs that read them>
+  ls "${!1}"/fineweb_val_*.bin >/dev/null 2>&1 || die "no fineweb_val_*.bin in $1=${!1} (read by: $3)"
+  [ -f "${!2}" ] || die "no tokenizer at $2=${!2} (read by: $3)"
+}
 if [ "$DRY_RUN" = 0 ]; then
-  ls "$DATA_PATH"/fineweb_val_*.bin >/dev/null 2>&1 || die "no fineweb_val_*.bin in DATA_PATH=$DATA_PATH"
-  [ -f "$TOKENIZER_PATH" ] || die "no tokenizer at TOKENIZER_PATH=$TOKENIZER_PATH"
+  [ "${#RUNS_MAIN[@]}" = 0 ] || check_data DATA_PATH TOKENIZER_PATH "${RUNS_MAIN[*]}"
+  [ "${#RUNS_1024[@]}" = 0 ] || check_data DATA_PATH_1024 TOKENIZER_PATH_1024 "${RUNS_1024[*]}"
   [ -z "$PEER_SCRIPT" ] || [ -f "$PEER_SCRIPT" ] || die "PEER_SCRIPT=$PEER_SCRIPT is not a file"
 fi
 
 if command -v torchrun >/dev/null; then TORCHRUN=(torchrun); else TORCHRUN=(python3 -m torch.distributed.run); fi
-COMMON=(TORCH_LOGS=recompiles PYTHONUNBUFFERED=1 MAX_WALLCLOCK_SECONDS="$BENCH_SECONDS"
-  DATA_PATH="$DATA_PATH" TOKENIZER_PATH="$TOKENIZER_PATH")
+COMMON=(TORCH_LOGS=recompiles PYTHONUNBUFFERED=1 MAX_WALLCLOCK_SECONDS="$BENCH_SECONDS")
+# Each run's data, as DATA_PATH and TOKENIZER_PATH: plain and peer the sp1024 pair, the others DATA_PATH's
+# (a BENCH_CONFIGS entry may set its own: its variables come later in the run's `env`, so they win).
+DATA_MAIN=(DATA_PATH="$DATA_PATH" TOKENIZER_PATH="$TOKENIZER_PATH")
+DATA_1024=(DATA_PATH="$DATA_PATH_1024" TOKENIZER_PATH="$TOKENIZER_PATH_1024")
 SHAPE=()
 if [ "$MODE" = cpu ]; then
   # CUDA_VISIBLE_DEVICES= keeps the smoke on CPU even on a GPU machine. One thread: the smoke checks
@@ -190,24 +221,26 @@ print(f'gpu:{gpu} gpus:{torch.cuda.device_count()} nproc:$NPROC torch:{torch.__v
 
 # ---- the runs ----
 echo "gpu_bench: mode:$MODE runs:${RUNS[*]} nproc:$NPROC bench_seconds:$BENCH_SECONDS out:$BENCH_OUT"
+echo "gpu_bench: data:$DATA_PATH tokenizer:$TOKENIZER_PATH data_1024:$DATA_PATH_1024 tokenizer_1024:$TOKENIZER_PATH_1024"
 [ "$DRY_RUN" = 1 ] || mkdir -p "$BENCH_OUT"
 write_env
 for name in "${RUNS[@]}"; do
   case "$name" in
     peer)
       # The baseline writes final_model.pt and logs/ into its working folder: keep them out of the repo.
-      launch peer "$BENCH_OUT/peer_work" "$PEER_SCRIPT" ;;
-    plain) launch plain "$PWD" train_gpt.py "${PLAIN_VARS[@]}" ;;
-    stack) launch stack "$PWD" train_gpt.py ;;
+      # VOCAB_SIZE=1024 too: the baseline reads it (its default) like any variable in the environment.
+      launch peer "$BENCH_OUT/peer_work" "$PEER_SCRIPT" "${DATA_1024[@]}" VOCAB_SIZE=1024 ;;
+    plain) launch plain "$PWD" train_gpt.py "${DATA_1024[@]}" "${PLAIN_VARS[@]}" ;;
+    stack) launch stack "$PWD" train_gpt.py "${DATA_MAIN[@]}" ;;
     stack_eval)
       if [ "$DRY_RUN" = 0 ] && [ ! -f "$BENCH_ARTIFACT" ]; then
         skip stack_eval "no stack artifact"
       else
-        launch stack_eval "$PWD" train_gpt.py EVAL_ARTIFACT="$BENCH_ARTIFACT" EVAL_STRIDE=64 TTT="$BENCH_TTT"
+        launch stack_eval "$PWD" train_gpt.py "${DATA_MAIN[@]}" EVAL_ARTIFACT="$BENCH_ARTIFACT" EVAL_STRIDE=64 TTT="$BENCH_TTT"
       fi ;;
     *)
       read -ra vars <<< "${CONFIG_VARS[$name]}"
-      launch "$name" "$PWD" train_gpt.py "${vars[@]}" ;;
+      launch "$name" "$PWD" train_gpt.py "${DATA_MAIN[@]}" "${vars[@]}" ;;
   esac
 done
 

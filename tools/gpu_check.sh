@@ -10,21 +10,27 @@
 # Stages, in this order; each log kept (stdout and stderr):
 #   import      python -c "import train_gpt, zstandard, sentencepiece, torch", versions, nvidia-smi
 #   smoke       competition shape, COMPILE=1: ITERATIONS=5 MAX_WALLCLOCK_SECONDS=0 COMPILE_WARMUP_STEPS=2
-#               VAL_LOSS_EVERY=0 TTT=off EVAL_STRIDE=0, scored on the first GPU_CHECK_SMOKE_VAL_TOKENS
-#               validation tokens only: it checks compilation, export and the CUDA path, not a score.
+#               VAL_LOSS_EVERY=0 TTT=off EVAL_STRIDE=0, on DATA_PATH's training shards, scored on the first
+#               GPU_CHECK_SMOKE_VAL_TOKENS validation tokens of DATA_PATH only: it checks compilation, export
+#               and the CUDA path, not a score.
 #               If import or smoke fails, every later stage is skipped (the table and tarball still come).
-#   plain       gpu_bench.sh's plain run (the baseline's shape), GPU_CHECK_PLAIN_SECONDS of training
-#   stack       gpu_bench.sh's stack run (the competition defaults), GPU_CHECK_STACK_SECONDS of training
+#   plain       gpu_bench.sh's plain run (the baseline's shape, sp1024 data), GPU_CHECK_PLAIN_SECONDS of training
+#   stack       gpu_bench.sh's stack run (the competition defaults, sp8192 data), GPU_CHECK_STACK_SECONDS of training
 #   stack_eval  the stack artifact re-scored: sliding windows (stride 64), then TTT=doc if this
 #               train_gpt.py accepts it (else TTT=off), on the whole validation shard of DATA_PATH
-#   peer        the challenge's baseline (PEER_SCRIPT), GPU_CHECK_PEER_SECONDS of training
+#   peer        the challenge's baseline (PEER_SCRIPT, sp1024 data), GPU_CHECK_PEER_SECONDS of training
 # Inputs (environment): GPU_CHECK_BUDGET (540 s, the whole script, 15 s of it kept for the table and
 # the tarball), GPU_CHECK_STAGES (a space list among smoke plain stack stack_eval peer; default all;
 # import always runs), GPU_CHECK_PLAIN_SECONDS / _STACK_SECONDS / _PEER_SECONDS (60/120/60; --cpu-smoke:
 # 3 each), GPU_CHECK_SMOKE_VAL_TOKENS (65536; --cpu-smoke: 4096), GPU_CHECK_WORK (the work folder,
 # artifacts included; bench_runs/gpu_check_<UTC stamp>; must be new or empty), DATA_PATH and
-# TOKENIZER_PATH (.gpu/data/ when present, else train_gpt.py's defaults; --cpu-smoke: data/sample/),
-# PEER_SCRIPT (.gpu/peer_train_gpt.py when present; --cpu-smoke: only if set), NPROC (gpu_bench.sh's).
+# TOKENIZER_PATH (the sp8192 data of smoke, stack and stack_eval: .gpu/data8192/ and its
+# fineweb_8192_bpe.model when present, else ./data/datasets/fineweb10B_sp8192 and
+# ./data/tokenizers/fineweb_8192_bpe.model), DATA_PATH_1024 and TOKENIZER_PATH_1024 (the sp1024 data of
+# plain and peer: .gpu/data/ and its fineweb_1024_bpe.model when present, else ./data/datasets/fineweb10B_sp1024
+# and ./data/tokenizers/fineweb_1024_bpe.model; --cpu-smoke: both pairs data/sample/, vocabulary 1024; only
+# the pairs of the chosen stages are checked), PEER_SCRIPT (.gpu/peer_train_gpt.py when present;
+# --cpu-smoke: only if set), NPROC (gpu_bench.sh's).
 # Any other train_gpt.py variable in the environment reaches every run (the smoke keeps its own).
 # Relative folders and files given by the caller count from where it stands; the defaults, from the repo.
 # Output: OUT/gpu_check.tgz (every *.txt and *.json of the work folder: logs, bench_env.txt,
@@ -44,12 +50,14 @@
 #
 # On the lent GPU machine (/work/shared/gpu/README.md): once, here, `bash ../shared/gpu/prepare.sh`
 # (fills .gpu/); then one device `run` with carry [".gpu"] and timeout_s 570, command:
-#   python3 -m pip install -q --no-index --no-deps --target /tmp/site .gpu/whl/*.whl && export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1 DATA_PATH=$PWD/.gpu/data TOKENIZER_PATH=$PWD/.gpu/data/fineweb_1024_bpe.model || exit 1; bash tools/gpu_check.sh "$OUT"
-# Figures from it: one GPU, about 11.6M training tokens repeated, the first 1,040,298 tokens of the
-# official validation set; 8xH100 numbers in its table are projections.
+#   python3 -m pip install -q --no-index --no-deps --target /tmp/site .gpu/whl/*.whl && export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1 DATA_PATH=$PWD/.gpu/data8192 TOKENIZER_PATH=$PWD/.gpu/data8192/fineweb_8192_bpe.model DATA_PATH_1024=$PWD/.gpu/data TOKENIZER_PATH_1024=$PWD/.gpu/data/fineweb_1024_bpe.model || exit 1; bash tools/gpu_check.sh "$OUT"
+# Figures from it: one GPU, the development data repeated (about 11.6M training tokens as sp1024, 7.6M as
+# sp8192, the same text), scored on the first 902 documents of the official validation set (1,040,298
+# sp1024 tokens, 679,222 sp8192 tokens, the same bytes); 8xH100 numbers in its table are projections.
 #
 # Expected time of each stage on one H100/H200. No GPU has run this script, so they are sized from what
-# is known, not measured (the CPU rehearsal cannot measure GPU compilation):
+# is known, not measured (the CPU rehearsal cannot measure GPU compilation). Their evaluation figures count
+# the sp1024 shard's 1,040,298 targets; stack and stack_eval score the sp8192 shard's 679,222, so they err long:
 #   C  = 45 s  one cold torch.compile of a training graph (forward + backward): the kit's 30-60 s per graph
 #              on H100, its middle. Ce = 30 s for the forward-only evaluation graph. A graph that an earlier
 #              process compiled at the same shapes (inductor's on-disk cache): half.
@@ -90,7 +98,7 @@ for arg in "$@"; do
   case "$arg" in
     --cpu-smoke) MODE=cpu ;;
     --dry-run) DRY_RUN=1 ;;
-    -h|--help) sed -n '2,81p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -/{/^set -/!p;}' "$0"; exit 0 ;;
     -*) echo "gpu_check.sh: unknown option '$arg' (use --cpu-smoke, --dry-run or --help)" >&2; exit 2 ;;
     *)
       if [ -n "$OUT_ARG" ]; then
@@ -104,7 +112,7 @@ die() { echo "gpu_check.sh: $*" >&2; exit 2; }
 absolute() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/${1#./}" ;; esac; }
 from_caller() { case "$1" in /*) echo "$1" ;; *) echo "$CALLER/${1#./}" ;; esac; }
 # Inputs given by the caller, made absolute from where it stands, before any default is filled in.
-for var in DATA_PATH TOKENIZER_PATH PEER_SCRIPT GPU_CHECK_WORK; do
+for var in DATA_PATH TOKENIZER_PATH DATA_PATH_1024 TOKENIZER_PATH_1024 PEER_SCRIPT GPU_CHECK_WORK; do
   if [ -n "${!var:-}" ]; then printf -v "$var" '%s' "$(from_caller "${!var}")"; fi
 done
 is_count() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
@@ -113,20 +121,26 @@ ALL_STAGES=(smoke plain stack stack_eval peer)
 RESERVE=15  # seconds of the budget kept for tools/project.py and the tarball
 if [ "$MODE" = cpu ]; then
   declare -A EXPECT=([import]=10 [smoke]=30 [plain]=20 [stack]=25 [stack_eval]=45 [peer]=10)
+  # The CPU profile's vocabulary is 1024: both pairs are the bundled sample.
   DATA_PATH=${DATA_PATH:-data/sample}
   TOKENIZER_PATH=${TOKENIZER_PATH:-data/sample/fineweb_1024_bpe.model}
+  DATA_PATH_1024=${DATA_PATH_1024:-data/sample}
+  TOKENIZER_PATH_1024=${TOKENIZER_PATH_1024:-data/sample/fineweb_1024_bpe.model}
   DEFAULT_SECONDS=3
   SMOKE_VAL_TOKENS=${GPU_CHECK_SMOKE_VAL_TOKENS:-4096}
   PEER=${PEER_SCRIPT:-}
 else
   declare -A EXPECT=([import]=10 [smoke]=115 [plain]=115 [stack]=105 [stack_eval]=380 [peer]=80)
-  if [ -d .gpu/data ]; then
-    DATA_PATH=${DATA_PATH:-.gpu/data}
-    TOKENIZER_PATH=${TOKENIZER_PATH:-.gpu/data/fineweb_1024_bpe.model}
-  else
-    DATA_PATH=${DATA_PATH:-./data/datasets/fineweb10B_sp1024}
-    TOKENIZER_PATH=${TOKENIZER_PATH:-./data/tokenizers/fineweb_1024_bpe.model}
-  fi
+  # The competition's sp8192 (smoke, stack, stack_eval) and the baseline's sp1024 (plain, peer):
+  # ../shared/gpu/prepare.sh's folders when present, else the challenge's download paths.
+  default_data() {  # default_data <variable suffix> <prepare.sh folder> <vocabulary>; a value the caller gave wins
+    local data=DATA_PATH$1 tok=TOKENIZER_PATH$1 folder=./data/datasets/fineweb10B_sp$3 model=./data/tokenizers/fineweb_$3_bpe.model
+    if [ -d "$2" ]; then folder=$2; model=$2/fineweb_$3_bpe.model; fi
+    printf -v "$data" '%s' "${!data:-$folder}"
+    printf -v "$tok" '%s' "${!tok:-$model}"
+  }
+  default_data "" .gpu/data8192 8192
+  default_data _1024 .gpu/data 1024
   DEFAULT_SECONDS=
   SMOKE_VAL_TOKENS=${GPU_CHECK_SMOKE_VAL_TOKENS:-65536}
   PEER=${PEER_SCRIPT:-}
@@ -171,17 +185,32 @@ if [ -d "$WORK" ] && [ -n "$(ls -A "$WORK")" ]; then
 fi
 DATA_PATH=$(absolute "$DATA_PATH")
 TOKENIZER_PATH=$(absolute "$TOKENIZER_PATH")
+DATA_PATH_1024=$(absolute "$DATA_PATH_1024")
+TOKENIZER_PATH_1024=$(absolute "$TOKENIZER_PATH_1024")
 [ -z "$PEER" ] || PEER=$(absolute "$PEER")
+# Which chosen stages read which pair: smoke, stack and stack_eval DATA_PATH's, plain and peer the sp1024 one.
+READ_MAIN=() READ_1024=()
+for stage in "${WANTED[@]}"; do
+  case "$stage" in
+    plain) READ_1024+=(plain) ;;
+    peer) [ -z "$PEER" ] || READ_1024+=(peer) ;;
+    *) READ_MAIN+=("$stage") ;;
+  esac
+done
+check_data() {  # check_data <data variable> <tokenizer variable> <the stages that read them>
+  ls "${!1}"/fineweb_val_*.bin >/dev/null 2>&1 || die "no fineweb_val_*.bin in $1=${!1} (read by: $3)"
+  ls "${!1}"/fineweb_train_*.bin >/dev/null 2>&1 || die "no fineweb_train_*.bin in $1=${!1} (read by: $3)"
+  [ -f "${!2}" ] || die "no tokenizer at $2=${!2} (read by: $3)"
+}
 if [ "$DRY_RUN" = 0 ]; then
-  ls "$DATA_PATH"/fineweb_val_*.bin >/dev/null 2>&1 || die "no fineweb_val_*.bin in DATA_PATH=$DATA_PATH"
-  ls "$DATA_PATH"/fineweb_train_*.bin >/dev/null 2>&1 || die "no fineweb_train_*.bin in DATA_PATH=$DATA_PATH"
-  [ -f "$TOKENIZER_PATH" ] || die "no tokenizer at TOKENIZER_PATH=$TOKENIZER_PATH"
+  [ "${#READ_MAIN[@]}" = 0 ] || check_data DATA_PATH TOKENIZER_PATH "${READ_MAIN[*]}"
+  [ "${#READ_1024[@]}" = 0 ] || check_data DATA_PATH_1024 TOKENIZER_PATH_1024 "${READ_1024[*]}"
   [ -z "$PEER" ] || [ -f "$PEER" ] || die "PEER_SCRIPT=$PEER is not a file"
   if [ "$MODE" = gpu ] && [ -z "${NPROC:-}" ] && ! command -v nvidia-smi >/dev/null; then
     die "nvidia-smi not found: no GPU here (use --cpu-smoke to rehearse on CPU, or set NPROC)"
   fi
 fi
-export DATA_PATH TOKENIZER_PATH
+export DATA_PATH TOKENIZER_PATH DATA_PATH_1024 TOKENIZER_PATH_1024
 # The kit's own inputs are set per stage here: none may leak in from the caller's environment.
 unset BENCH_OUT BENCH_RUNS BENCH_SECONDS BENCH_CONFIGS BENCH_TTT BENCH_ARTIFACT PEER_SCRIPT
 
@@ -418,10 +447,11 @@ failed_list=${FAILED[*]:-none}
 say "gpu_check done status:$status seconds:$(elapsed) failed:${failed_list// /,}"
 {
   if [ "$MODE" = gpu ]; then
-    echo "gpu_check summary (one GPU; on .gpu/data: about 11.6M training tokens, repeated, and the first 1,040,298"
-    echo "tokens of the official validation set; every 8xH100 figure is a projection; DATA_PATH=$DATA_PATH)"
+    echo "gpu_check summary (one GPU; on the development data of .gpu/: about 11.6M training tokens as sp1024, 7.6M as"
+    echo "sp8192, repeated, and the first 902 documents of the official validation set, 1,040,298 sp1024 / 679,222 sp8192"
+    echo "tokens; every 8xH100 figure is a projection; DATA_PATH=$DATA_PATH DATA_PATH_1024=$DATA_PATH_1024)"
   else
-    echo "gpu_check summary (CPU rehearsal at a tiny shape on $DATA_PATH: pipeline figures, not measurements)"
+    echo "gpu_check summary (CPU rehearsal at a tiny shape on $DATA_PATH and $DATA_PATH_1024: pipeline figures, not measurements)"
   fi
   grep -E '^gpu_check (start|stage|skip|calibrate|done)' "$LOG"
   grep -h '^import_check ' "$WORK/import.txt" 2>/dev/null

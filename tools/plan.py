@@ -11,7 +11,8 @@ first, then a short explanation. Bad variables print `error: <message>` and exit
 What is computed, and how:
 - params_stored / params_effective: train_gpt.count_params (effective counts shared blocks once per loop).
 - bytes_estimate: train_gpt.estimate_artifact_bytes, the packed size before zstd plus framing: an
-  upper bound on the artifact in train_gpt's format.
+  upper bound on the artifact in train_gpt's format; bytes_smallest: the same at the fewest bits the
+  export's auto-fit may use (train_gpt.py trains only when it is under ARTIFACT_LIMIT).
 - flops_per_token_train / _eval: torch.utils.flop_counter.FlopCounterMode over one sequence on the
   meta device (train: forward + backward at TRAIN_SEQ_LEN with all loops on; eval: forward at
   EVAL_SEQ_LEN). It counts matrix multiplications only (linears, the head, attention's QK^T and AV)
@@ -39,8 +40,8 @@ Facts used (repository paths are in github.com/openai/parameter-golf):
 - ternary_record: records/track_10min_16mb/2026-03-24_74M_Ternary_UNet_FP8_10L_8192BPE_YaRN_NeoMuon/
   README.md: 10 layers, dim 768, 8 heads / 4 KV heads, 4x relu^2 MLP, ternary (group 128),
   factored tied embedding 8192 x 254 (EMBED_DIM=254), VOCAB_SIZE=8192, TRAIN_BATCH_TOKENS=524288,
-  TRAIN_SEQ_LEN=1024, 91.8 ms per step (3-seed mean, 8xH100 SXM). Our nearest shape leaves out its
-  U-Net skips and, unless train_gpt has EMBED_DIM, its factored embedding (the row says so).
+  TRAIN_SEQ_LEN=1024, 91.8 ms per step (3-seed mean, 8xH100 SXM), with U-Net skips; our row has them
+  too (UNET_SKIPS=1) and its factored embedding (EMBED_DIM; a train_gpt without it: the row says so).
 - H100 SXM peak: NVIDIA's H100 Tensor Core GPU datasheet lists BF16 Tensor Core 1,979 TFLOPS for the
   SXM part "with sparsity"; dense is half, 989 TFLOPS per GPU.
 """
@@ -76,7 +77,7 @@ ANCHOR_COMMON = {"CONFIG_PROFILE": "competition", "TRAIN_SEQ_LEN": "1024", "TRAI
 ANCHORS = {
     "baseline": dict(
         env={**ANCHOR_COMMON, "TERNARY_LAYERS": "none", "NUM_LAYERS": "9", "MODEL_DIM": "512", "MLP_MULT": "2",
-             "NUM_HEADS": "8", "NUM_KV_HEADS": "4", "VOCAB_SIZE": "1024"},
+             "NUM_HEADS": "8", "NUM_KV_HEADS": "4", "VOCAB_SIZE": "1024", "EMBED_DIM": "0", "UNET_SKIPS": "0"},
         measured_ms=43.54, source=RECORDS + "2026-03-17_NaiveBaseline/README.md"),
     "ternary_record": dict(
         env={**ANCHOR_COMMON, "TERNARY_LAYERS": "attn,mlp", "TERNARY_GROUP": "128", "NUM_LAYERS": "10", "MODEL_DIM": "768",
@@ -239,7 +240,8 @@ def measure(cfg: tg.Hyperparameters) -> dict:
     accum, seqs = micro_batch(cfg)
     model = meta_model(cfg)
     stored, effective = tg.count_params(model, cfg)
-    facts = dict(params_stored=stored, params_effective=effective, bytes_estimate=tg.estimate_artifact_bytes(cfg))
+    facts = dict(params_stored=stored, params_effective=effective, bytes_estimate=tg.estimate_artifact_bytes(cfg),
+                 bytes_smallest=tg.estimate_artifact_bytes(cfg, *tg.shrink_plan(cfg)[-1]))
     set_train_loops(model, cfg.loops)
     facts["flops_per_token_train"], counted = train_flops(model, cfg.train_seq_len)
     facts["flops_per_token_train_one_loop"] = facts["flops_per_token_train"]
@@ -291,7 +293,7 @@ def row(name: str, cfg: tg.Hyperparameters, facts: dict, mfus: list[float], extr
         f"plan name:{name}", f"shape:{shape}", f"vocab:{cfg.vocab_size}", f"seq_len:{cfg.train_seq_len}",
         f"ternary:{','.join(sorted(cfg.ternary_kinds)) or 'none'}",
         f"params_stored:{facts['params_stored']}", f"params_effective:{facts['params_effective']}",
-        f"bytes_estimate:{facts['bytes_estimate']}",
+        f"bytes_estimate:{facts['bytes_estimate']}", f"bytes_smallest:{facts['bytes_smallest']}",
         f"flops_per_token_train:{facts['flops_per_token_train']:.0f}", f"flops_per_token_eval:{facts['flops_per_token_eval']:.0f}",
         f"backward:{facts['backward']}", f"tokens_per_step:{cfg.train_batch_tokens}", f"grad_accum:{facts['grad_accum']}",
         f"micro_batch_tokens_per_gpu:{facts['micro_batch_tokens_per_gpu']}",
@@ -315,8 +317,8 @@ How to read this (tools/plan.py --help for the method):
   mfu: an anchor's model FLOPs per second over 8 x 989 TFLOP/s at its published step time; the configured row
     projects its step time over the two anchors' MFUs (low = the higher MFU). The anchors differ in size, kernels
     and optimizer; extrapolated:yes means the step's FLOPs lie outside the anchors' (tiny models are latency-bound,
-    so their projection is far too fast). The ternary_record row is our nearest shape of that record: no U-Net
-    skips, and without EMBED_DIM a full-width embedding, so its FLOPs, bytes and MFU are not the record's own."""
+    so their projection is far too fast). The ternary_record row is that record's shape in our code (factored
+    embedding, U-Net skips; its code's kernels and fp8 side tensors differ), so its bytes are ours, not the record's."""
 
 
 def plan_rows(env) -> list[str]:
