@@ -227,7 +227,7 @@ def test_dry_run_plans_import_to_stack_within_the_budget_and_touches_nothing(tmp
 
 
 def test_on_the_prepared_machine_the_defaults_are_the_gpu_folders(tmp_path):
-    # A copy of the kit beside a .gpu/ as ../shared/gpu/prepare.sh leaves it (sp1024 in data/, sp8192 in data8192/).
+    # A copy of the kit beside a .gpu/ as the GPU kit's prepare.sh leaves it (sp1024 in data/, sp8192 in data8192/).
     repo = tmp_path / "repo"
     (repo / "tools").mkdir(parents=True)
     for name in ("tools/gpu_check.sh", "tools/gpu_bench.sh", "train_gpt.py"):
