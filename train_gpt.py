@@ -1074,12 +1074,12 @@ def unpack_mask(buf: bytes, n: int, nonzero: int) -> np.ndarray:
 
 
 def pack_ternary(t: Tensor, meta: dict) -> bytes:
-    """Scales, then the trits base 3 or as a bitmask, whichever zstd compresses smaller (the bitmask wins
-    on sparse trits); meta records the choice, and the non-zero count that the bitmask's length needs."""
+    """Scales, then the trits base 3 or as a bitmask, whichever zstd compresses smaller (the bitmask wins on sparse
+    trits). meta records the choice (one already there is kept: no second choice) and the bitmask's non-zero count."""
     trits, s = ternary_quantize(t.detach().float().cpu(), meta["group"], meta["scale"])
     flat = trits.flatten().numpy()
     packed = {"base3": pack_trits(flat), "mask": pack_mask(flat)}
-    meta["packing"] = min(packed, key=lambda k: len(zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(packed[k])))
+    meta["packing"] = meta.get("packing") or min(packed, key=lambda k: len(zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(packed[k])))
     meta["nonzero"] = int(np.count_nonzero(flat))
     return s.half().numpy().tobytes() + packed[meta["packing"]]
 
@@ -1129,9 +1129,9 @@ def tensor_plan(model: GPT, int_bits: int, embed_bits: int) -> list[tuple[str, T
 
 
 def encode_artifact(model: GPT, cfg: Hyperparameters, int_bits: int, embed_bits: int) -> tuple[bytes, dict]:
-    entries, payload = [], bytearray()
-    stats = {"ternary_params": 0, "ternary_bytes": 0}
-    for name, t, enc, meta in tensor_plan(model, int_bits, embed_bits):
+    entries, payload, plan = [], bytearray(), tensor_plan(model, int_bits, embed_bits)
+    stats = {"ternary_params": 0, "ternary_bytes": 0, "plan": plan}  # plan: the metas as packed, for export's check
+    for name, t, enc, meta in plan:
         blob = ENCODINGS[enc].pack(t.detach().cpu(), meta)
         entries.append({"name": name, "shape": list(t.shape), "encoding": enc, "meta": meta, "offset": len(payload), "length": len(blob)})
         payload += blob
@@ -1235,7 +1235,7 @@ def export_artifact(model: GPT, cfg: Hyperparameters, ctx: Dist, path: str, log:
             tmp = Path(path + ".tmp")
             tmp.write_bytes(blob)
             _, state = decode_artifact(tmp.read_bytes(), str(tmp))
-            expected = {n: ENCODINGS[e].unpack(ENCODINGS[e].pack(t.cpu(), m), tuple(t.shape), m) for n, t, e, m in tensor_plan(model, int_bits, embed_bits)}
+            expected = {n: ENCODINGS[e].unpack(ENCODINGS[e].pack(t.cpu(), m), tuple(t.shape), m) for n, t, e, m in stats["plan"]}
             if any(not torch.equal(state[n], expected[n]) for n in expected):
                 raise ArtifactError(f"{tmp}: read-back does not match the exported weights")
             os.replace(tmp, path)

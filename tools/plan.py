@@ -81,27 +81,15 @@ ANCHORS = {
         measured_ms=43.54, source=RECORDS + "2026-03-17_NaiveBaseline/README.md"),
     "ternary_record": dict(
         env={**ANCHOR_COMMON, "TERNARY_LAYERS": "attn,mlp", "TERNARY_GROUP": "128", "NUM_LAYERS": "10", "MODEL_DIM": "768",
-             "MLP_MULT": "4", "NUM_HEADS": "8", "NUM_KV_HEADS": "4", "VOCAB_SIZE": "8192"},
-        measured_ms=91.8, source=RECORDS + "2026-03-24_74M_Ternary_UNet_FP8_10L_8192BPE_YaRN_NeoMuon/README.md",
-        embed_dim=254),
+             "MLP_MULT": "4", "NUM_HEADS": "8", "NUM_KV_HEADS": "4", "VOCAB_SIZE": "8192", "EMBED_DIM": "254", "UNET_SKIPS": "1"},
+        measured_ms=91.8, source=RECORDS + "2026-03-24_74M_Ternary_UNet_FP8_10L_8192BPE_YaRN_NeoMuon/README.md"),
 }
 
 
-def has_knob(name: str) -> bool:
-    return any(f.name == name for f in dataclasses.fields(tg.Hyperparameters))
-
-
 def anchor_cfg(name: str) -> tuple[tg.Hyperparameters, str]:
-    """The anchor's configuration and a `key:value` saying how its factored embedding is handled ('' if it has none)."""
-    a = ANCHORS[name]
-    env, note = dict(a["env"]), ""
-    if "embed_dim" in a:
-        if has_knob("embed_dim"):
-            env["EMBED_DIM"] = str(a["embed_dim"])
-            note = f"embed_dim:{a['embed_dim']}"
-        else:  # train_gpt has no EMBED_DIM: the full-width embedding and head are counted instead
-            note = f"factored_embedding:not_modelled_{env['VOCAB_SIZE']}x{a['embed_dim']}"
-    return tg.Hyperparameters.from_env(env=env, cuda=True), note
+    """The anchor's configuration and a `key:value` naming its factored embedding ('' if it has none)."""
+    cfg = tg.Hyperparameters.from_env(env=ANCHORS[name]["env"], cuda=True)
+    return cfg, f"embed_dim:{cfg.embed_dim}" if cfg.embed_dim else ""
 
 
 def meta_model(cfg: tg.Hyperparameters) -> tg.GPT:

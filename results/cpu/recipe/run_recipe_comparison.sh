@@ -34,8 +34,8 @@ def write(path, tokens):
     open(path, "wb").write(head.tobytes() + tokens.astype("<u2").tobytes())
 val = {v: load(f"{shared}/datasets/fineweb10B_{v}_dev/fineweb_val_000000.bin") for v in ("sp1024", "sp8192")}
 bos = {v: np.nonzero(t == 1)[0] for v, t in val.items()}
-for name, limit in (("small", 32768), ("full", 65536)):
-    docs = int(np.searchsorted(bos["sp8192"], limit + 1, side="right")) - 1  # whole documents only
+whole = lambda limit: int(np.searchsorted(bos["sp8192"], limit + 1, side="right")) - 1  # documents within limit tokens
+for name, docs in (("small", whole(32768)), ("full", whole(65536)), ("time", 3)):  # time: step-time runs, no sliding
     for v in val:
         folder = f"{work}/{name}_{v}"; os.makedirs(folder, exist_ok=True)
         write(f"{folder}/fineweb_val_000000.bin", val[v][: bos[v][docs]])
@@ -73,21 +73,6 @@ jobs_list | xargs -P 2 -L 1 bash -c 'run "$@"' _
 # sp1024 at the wall clock of 80 sp8192 steps: the step-time ratio from 30-step timing runs of both
 # vocabularies, alternated twice on one core while the other core runs something else (the same
 # neighbour for both), then that many sp1024 steps with no cap, so the runs stay deterministic.
-for v in 8192 1024; do  # timing data: the first 3 validation documents, no sliding evaluation
-  python3 - "$WORK/full_sp$v" "$WORK/time_sp$v" <<'PY'
-import os, sys
-import numpy as np
-src, dst = sys.argv[1:]
-os.makedirs(dst, exist_ok=True)
-tokens = np.fromfile(f"{src}/fineweb_val_000000.bin", "<u2", offset=1024)
-bos = np.nonzero(tokens == 1)[0]
-head = np.zeros(256, "<i4"); head[:3] = (20240520, 1, int(bos[3]))
-open(f"{dst}/fineweb_val_000000.bin", "wb").write(head.tobytes() + tokens[: bos[3]].tobytes())
-for i in range(3):
-    if not os.path.exists(f"{dst}/fineweb_train_00000{i}.bin"):
-        os.symlink(os.path.realpath(f"{src}/fineweb_train_00000{i}.bin"), f"{dst}/fineweb_train_00000{i}.bin")
-PY
-done
 run small_sp8192 train_gpt_new.py ns5_neighbour 7 MUON_BACKEND_STEPS=5 &
 for round in 1 2; do
   run time_sp8192 train_gpt_new.py time_sp8192_r$round 1337 ITERATIONS=30 TRAIN_LOG_EVERY=30 EVAL_STRIDE=0
