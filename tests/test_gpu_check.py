@@ -10,6 +10,7 @@ import tarfile
 import textwrap
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from conftest import ROOT
 
@@ -59,6 +60,12 @@ def stage_lines(stdout: str) -> dict:
             fields = dict(f.split(":", 1) for f in m.group(3).split())
             out[m.group(2)] = {"kind": m.group(1), **fields}
     return out
+
+
+def plan_lines(stdout: str) -> dict:
+    """{stage: (expected_s, fits, ends_s, train_s)} from --dry-run's `gpu_check plan stage:` lines."""
+    return {m.group(1): (int(m.group(2)), m.group(3), int(m.group(4)), int(m.group(5))) for m in re.finditer(
+        r"^gpu_check plan stage:(\S+) expected_s:(\d+) fits:(yes|no) ends_s:(\d+) train_s:(\d+)$", stdout, re.M)}
 
 
 def tar_texts(path) -> dict:
@@ -160,6 +167,7 @@ def test_a_stage_that_overruns_is_stopped_at_the_budget_and_recorded(tmp_path):
     ([], {}, "no output folder"),
     (["out"], {"GPU_CHECK_BUDGET": "9m"}, "GPU_CHECK_BUDGET=9m"),
     (["out"], {"GPU_CHECK_STACK_SECONDS": "0"}, "GPU_CHECK_STACK_SECONDS=0"),
+    (["out"], {"GPU_CHECK_MIN_SECONDS": "0"}, "GPU_CHECK_MIN_SECONDS=0"),
     (["out"], {"GPU_CHECK_STAGES": "smoke ttt"}, "unknown stage 'ttt'"),
     (["out"], {"GPU_CHECK_SMOKE_VAL_TOKENS": "1"}, "GPU_CHECK_SMOKE_VAL_TOKENS=1"),
     (["out"], {"DATA_PATH": "/nonexistent"}, "no fineweb_val_*.bin in DATA_PATH=/nonexistent (read by: smoke stack stack_eval)"),
@@ -200,10 +208,10 @@ def test_without_a_gpu_the_real_check_refuses_to_start(tmp_path):
 def test_dry_run_plans_import_to_stack_within_the_budget_and_touches_nothing(tmp_path):
     done = check(["--dry-run"], tmp_path, timeout=60, NPROC="1", PEER_SCRIPT="/x/baseline.py")
     assert done.returncode == 0, done.stderr
-    plan = {m.group(1): (int(m.group(2)), m.group(3), int(m.group(4)))
-            for m in re.finditer(r"^gpu_check plan stage:(\S+) expected_s:(\d+) fits:(yes|no) ends_s:(\d+)$", done.stdout, re.M)}
+    plan = {name: (e, fits, ends) for name, (e, fits, ends, _) in plan_lines(done.stdout).items()}
     assert list(plan) == ["import", *STAGES]
-    # The header's arithmetic: 10 + 115 + 175 + 225 = 525 s, plus 15 s for the table and tarball = 540 s.
+    # The header's arithmetic: 10 + 115 + 175 = 300 s; stack's 130 + 120 = 250 s would end at 550 s, past the
+    # 525 s that the 540 s budget leaves after 15 s for the table and tarball, so it trains 95 s.
     assert [plan[s][0] for s in plan] == [10, 115, 175, 225, 380, 140]
     assert plan["stack"] == (225, "yes", 525) and plan["stack_eval"][1] == "no" and plan["peer"][1] == "no"
     commands = [line for line in done.stdout.splitlines() if line.startswith("+ cd ")]
@@ -212,7 +220,7 @@ def test_dry_run_plans_import_to_stack_within_the_budget_and_touches_nothing(tmp
     work = tmp_path / "work"
     assert f"DATA_PATH={work}/smoke_data " in smoke and "ITERATIONS=5 COMPILE_WARMUP_STEPS=2 VAL_LOSS_EVERY=0 TTT=off EVAL_STRIDE=0" in smoke
     assert "MAX_WALLCLOCK_SECONDS=0 " in smoke and "MAX_WALLCLOCK_SECONDS=60 " in plain and "NUM_LAYERS=9 MODEL_DIM=512" in plain
-    assert "MAX_WALLCLOCK_SECONDS=120 " in stack and "MODEL_DIM" not in stack and "TTT=" not in stack
+    assert "MAX_WALLCLOCK_SECONDS=95 " in stack and "MODEL_DIM" not in stack and "TTT=" not in stack
     assert f"EVAL_ARTIFACT={work}/stack/stack.pgolf EVAL_STRIDE=64 TTT=doc" in stack_eval
     assert peer.split(">")[0].rstrip().endswith("/x/baseline.py") and "MAX_WALLCLOCK_SECONDS=60 " in peer
     assert not work.exists()
@@ -224,6 +232,51 @@ def test_dry_run_plans_import_to_stack_within_the_budget_and_touches_nothing(tmp
     assert pairs == {"smoke": (f"{work}/smoke_data", sp8192[1]), "plain": sp1024, "stack": sp8192, "stack_eval": sp8192, "peer": sp1024}
     assert f"+ smoke data: links to {sp8192[0]}/fineweb_train_*.bin" in done.stdout
     assert env_of(plain)["VOCAB_SIZE"] == "1024" and "VOCAB_SIZE" not in env_of(stack) and "WARMDOWN_ITERS" not in done.stdout
+
+
+# The header's sizing on a GPU: each stage's expected seconds apart from training, the 15 s reserve, and
+# GPU_CHECK_MIN_SECONDS' default.
+UNTRAINED = {"import": 10, "smoke": 115, "plain": 115, "stack": 130, "stack_eval": 380, "peer": 80}
+RESERVE, MIN_SECONDS = 15, 30
+
+
+@settings(max_examples=12, deadline=None)
+@given(budget=st.integers(100, 1500), plain_s=st.integers(1, 200), stack_s=st.integers(1, 300))
+def test_the_plan_fits_the_budget_and_plain_never_crowds_out_stack(tmp_path_factory, budget, plain_s, stack_s):
+    tmp_path = tmp_path_factory.mktemp("plan")
+    done = check(["--dry-run"], tmp_path, timeout=60, NPROC="1", PEER_SCRIPT="/x/baseline.py", GPU_CHECK_BUDGET=str(budget),
+                 GPU_CHECK_PLAIN_SECONDS=str(plain_s), GPU_CHECK_STACK_SECONDS=str(stack_s))
+    assert done.returncode == 0, done.stderr
+    plan, planned = plan_lines(done.stdout), {"plain": plain_s, "stack": stack_s, "peer": 60}
+    at = 0
+    for name, (expected, fits, ends, train) in plan.items():
+        if fits == "yes":
+            assert expected == UNTRAINED[name] + train and ends == at + expected  # one after another, as they run
+            at = ends
+        if name in planned and fits == "yes":  # the planned seconds, or fewer but at least the minimum
+            assert train == planned[name] or MIN_SECONDS <= train < planned[name]
+    assert at <= budget - RESERVE
+    if budget - RESERVE >= UNTRAINED["import"] + UNTRAINED["smoke"]:
+        left = budget - RESERVE - UNTRAINED["import"] - UNTRAINED["smoke"]  # after the smoke
+        stack_least = UNTRAINED["stack"] + min(MIN_SECONDS, stack_s)
+        assert (plan["stack"][1] == "yes") == (left >= stack_least)  # whatever plain asked for
+        assert (plan["plain"][1] == "yes") == (left - UNTRAINED["stack"] - MIN_SECONDS - UNTRAINED["plain"] >= min(MIN_SECONDS, plain_s))
+
+
+def test_plain_is_shortened_to_keep_room_for_stack_and_both_finish(tmp_path):
+    # CPU sizing: plain 20 + s, stack 25 + s, minimum 1 s. Plain asks for 100 s; the 75 s budget leaves it
+    # what is left after the import, less stack's 25 + 1 s and its own 20 s; stack then trains its 2 s.
+    done = check(["--cpu-smoke", str(tmp_path / "out")], tmp_path, GPU_CHECK_BUDGET="75", GPU_CHECK_STAGES="plain stack",
+                 GPU_CHECK_PLAIN_SECONDS="100", GPU_CHECK_STACK_SECONDS="2")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    m = re.search(r"^gpu_check shorten:plain seconds:(\d+) planned_s:100 left_s:(\d+)$", done.stdout, re.M)
+    assert m and int(m.group(1)) == int(m.group(2)) - (25 + 1) - 20 >= 1, done.stdout[-3000:]
+    assert "gpu_check shorten:stack" not in done.stdout
+    stages = stage_lines(done.stdout)
+    assert stages["plain"]["status"] == stages["stack"]["status"] == "ok"
+    logs = {name: (tmp_path / "work" / name / f"{name}.txt").read_text() for name in ("plain", "stack")}
+    assert f" max_wallclock_seconds:{float(m.group(1))} " in logs["plain"] and " max_wallclock_seconds:2.0 " in logs["stack"]
+    assert all("final val_bpb:" in log for log in logs.values())
 
 
 def test_on_the_prepared_machine_the_defaults_are_the_gpu_folders(tmp_path):
