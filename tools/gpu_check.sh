@@ -89,9 +89,10 @@
 #   says compilation is faster than assumed (then up to 120 s).
 # Shortened stages: plain, stack and peer train for their planned seconds when those fit, else for what
 #   fits, down to GPU_CHECK_MIN_SECONDS; below that they are skipped (reason:budget). While stack is still
-#   to come, plain keeps room for stack's untrained part and GPU_CHECK_MIN_SECONDS: stack, the competition
-#   default, must reach its final score even when compilation is slow. stack_eval and peer run only when
-#   the clock (after calibration) says they fit, or with GPU_CHECK_STAGES="smoke stack stack_eval".
+#   to come, plain keeps room for stack's untrained part and GPU_CHECK_MIN_SECONDS (or stack's seconds,
+#   if fewer): stack, the competition default, must reach its final score even when compilation is slow.
+#   stack_eval and peer run only when the clock (after calibration) says they fit, or with
+#   GPU_CHECK_STAGES="smoke stack stack_eval".
 # --cpu-smoke (2 cores, tiny shape, measured: 2, 8, 9 + s, 14 + s, 22, 3 + s): import 10, smoke 30, plain 20 + s,
 # stack 25 + s, stack_eval 45, peer 10 + s. There the stack run keeps TTT=off, as the competition profile does
 # (the CPU profile's default is doc), and the peer runs only with PEER_SCRIPT set (the real baseline needs CUDA).
@@ -271,8 +272,11 @@ untrained() {  # untrained <stage>: expected seconds apart from training, calibr
   case "$1" in import|smoke) echo "${EXPECT[$1]}" ;; *) echo $((EXPECT[$1] * SCALE_PM / 1000)) ;; esac
 }
 expected() { echo $(($(untrained "$1") + ${SECONDS_OF[$1]:-0})); }  # training seconds are not scaled
+least_training() {  # least_training <stage>: the fewest training seconds it may run with
+  echo $((SECONDS_OF[$1] < MIN_SECONDS ? SECONDS_OF[$1] : MIN_SECONDS))
+}
 kept_for_stack() {  # kept_for_stack <stage>: seconds plain leaves free for the stack run still to come
-  if [ "$1" = plain ] && selected stack; then echo $(($(untrained stack) + MIN_SECONDS)); else echo 0; fi
+  if [ "$1" = plain ] && selected stack; then echo $(($(untrained stack) + $(least_training stack))); else echo 0; fi
 }
 train_seconds() {  # train_seconds <stage> <left_s>: its planned seconds if they fit, else what fits (>= MIN_SECONDS), else 0
   local room=$(($2 - $(kept_for_stack "$1") - $(untrained "$1")))
@@ -348,7 +352,7 @@ run_training() {  # run_training <stage> [VAR=value ...]: plain, stack or peer w
   left_s=$(left)
   secs=$(train_seconds "$stage" "$left_s")
   if [ "$secs" = 0 ]; then
-    skip "$stage" budget "expected_s:$(($(untrained "$stage") + MIN_SECONDS + $(kept_for_stack "$stage"))) left_s:$left_s"
+    skip "$stage" budget "expected_s:$(($(untrained "$stage") + $(least_training "$stage") + $(kept_for_stack "$stage"))) left_s:$left_s"
     return 1
   fi
   if [ "$secs" -lt "$planned" ]; then
