@@ -205,8 +205,22 @@ def test_without_a_gpu_the_real_check_refuses_to_start(tmp_path):
     assert done.returncode == 2 and "--cpu-smoke" in done.stderr
 
 
+def kit_copy(tmp_path, prepared: bool):
+    """A copy of the kit, beside a .gpu/ as ../shared/gpu/prepare.sh leaves it (sp1024 in data/, sp8192 in
+    data8192/) when prepared, else with none (whether or not this checkout has one)."""
+    repo = tmp_path / "repo"
+    (repo / "tools").mkdir(parents=True)
+    for name in ("tools/gpu_check.sh", "tools/gpu_bench.sh", "train_gpt.py"):
+        shutil.copy(ROOT / name, repo / name)
+    if prepared:
+        (repo / ".gpu" / "data").mkdir(parents=True)
+        (repo / ".gpu" / "data8192").mkdir()
+    return repo
+
+
 def test_dry_run_plans_import_to_stack_within_the_budget_and_touches_nothing(tmp_path):
-    done = check(["--dry-run"], tmp_path, timeout=60, NPROC="1", PEER_SCRIPT="/x/baseline.py")
+    repo = kit_copy(tmp_path, prepared=False)
+    done = check(["--dry-run"], tmp_path, timeout=60, script=repo / "tools" / "gpu_check.sh", NPROC="1", PEER_SCRIPT="/x/baseline.py")
     assert done.returncode == 0, done.stderr
     plan = {name: (e, fits, ends) for name, (e, fits, ends, _) in plan_lines(done.stdout).items()}
     assert list(plan) == ["import", *STAGES]
@@ -226,8 +240,8 @@ def test_dry_run_plans_import_to_stack_within_the_budget_and_touches_nothing(tmp
     assert not work.exists()
     # Without .gpu/ here, the challenge's paths: sp8192 for the smoke (its tokenizer; its shards are cut from
     # DATA_PATH), stack and stack_eval, sp1024 for plain and the peer; plain pins the baseline's vocabulary.
-    sp8192 = (str(ROOT / "data/datasets/fineweb10B_sp8192"), str(ROOT / "data/tokenizers/fineweb_8192_bpe.model"))
-    sp1024 = (str(ROOT / "data/datasets/fineweb10B_sp1024"), str(ROOT / "data/tokenizers/fineweb_1024_bpe.model"))
+    sp8192 = (str(repo / "data/datasets/fineweb10B_sp8192"), str(repo / "data/tokenizers/fineweb_8192_bpe.model"))
+    sp1024 = (str(repo / "data/datasets/fineweb10B_sp1024"), str(repo / "data/tokenizers/fineweb_1024_bpe.model"))
     pairs = {name: (env_of(c)["DATA_PATH"], env_of(c)["TOKENIZER_PATH"]) for name, c in zip(STAGES, commands)}
     assert pairs == {"smoke": (f"{work}/smoke_data", sp8192[1]), "plain": sp1024, "stack": sp8192, "stack_eval": sp8192, "peer": sp1024}
     assert f"+ smoke data: links to {sp8192[0]}/fineweb_train_*.bin" in done.stdout
@@ -280,13 +294,7 @@ def test_plain_is_shortened_to_keep_room_for_stack_and_both_finish(tmp_path):
 
 
 def test_on_the_prepared_machine_the_defaults_are_the_gpu_folders(tmp_path):
-    # A copy of the kit beside a .gpu/ as the GPU kit's prepare.sh leaves it (sp1024 in data/, sp8192 in data8192/).
-    repo = tmp_path / "repo"
-    (repo / "tools").mkdir(parents=True)
-    for name in ("tools/gpu_check.sh", "tools/gpu_bench.sh", "train_gpt.py"):
-        shutil.copy(ROOT / name, repo / name)
-    (repo / ".gpu" / "data").mkdir(parents=True)
-    (repo / ".gpu" / "data8192").mkdir()
+    repo = kit_copy(tmp_path, prepared=True)
     done = check(["--dry-run"], tmp_path, timeout=60, script=repo / "tools" / "gpu_check.sh", NPROC="1", PEER_SCRIPT="/x/baseline.py")
     assert done.returncode == 0, done.stderr
     commands = [line for line in done.stdout.splitlines() if line.startswith("+ cd ")]
