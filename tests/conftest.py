@@ -89,6 +89,11 @@ def log_values(text: str, prefix: str, key: str) -> list[float]:
 @pytest.fixture
 def sample_env(tmp_path):
     """Environment for a seconds-long end-to-end run of the real script on real tokens."""
+    return sample_run_env(tmp_path)
+
+
+def sample_run_env(tmp_path: Path) -> dict:
+    """sample_env's environment, for callers outside pytest (results/ scripts): its dataset goes in tmp_path/data."""
     data = write_dataset(tmp_path / "data")
     return {
         "DATA_PATH": str(data), "TOKENIZER_PATH": str(SAMPLE / "fineweb_1024_bpe.model"), "RUN_ID": "t",

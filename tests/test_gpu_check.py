@@ -206,7 +206,7 @@ def test_without_a_gpu_the_real_check_refuses_to_start(tmp_path):
 
 
 def kit_copy(tmp_path, prepared: bool):
-    """A copy of the kit, beside a .gpu/ as ../shared/gpu/prepare.sh leaves it (sp1024 in data/, sp8192 in
+    """A copy of the kit, beside a .gpu/ as the GPU kit's prepare.sh leaves it (sp1024 in data/, sp8192 in
     data8192/) when prepared, else with none (whether or not this checkout has one)."""
     repo = tmp_path / "repo"
     (repo / "tools").mkdir(parents=True)

@@ -6,12 +6,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 import conftest
 from test_rehearsal import GPU_PATH, recompiles_between
 tmp = Path(sys.argv[1]); tmp.mkdir(parents=True, exist_ok=True)
-data = conftest.write_dataset(tmp / "data")
-env = {"DATA_PATH": str(data), "TOKENIZER_PATH": str(conftest.SAMPLE / "fineweb_1024_bpe.model"), "RUN_ID": "ind",
-       "MODEL_DIM": "32", "NUM_HEADS": "2", "NUM_KV_HEADS": "1", "NUM_LAYERS": "2", "TRAIN_SEQ_LEN": "32",
-       "TRAIN_BATCH_TOKENS": "256", "ITERATIONS": "6", "MAX_WALLCLOCK_SECONDS": "0", "WARMUP_STEPS": "2",
-       "WARMDOWN_FRAC": "0.5", "TRAIN_LOG_EVERY": "1", "VAL_BATCH_SIZE": "1024", "EVAL_STRIDE": "16", "TTT_DOC_CHUNK": "16",
-       **GPU_PATH, "COMPILE": "1", "COMPILE_BACKEND": "inductor"}
+env = {**conftest.sample_run_env(tmp), **GPU_PATH, "RUN_ID": "ind", "COMPILE": "1", "COMPILE_BACKEND": "inductor"}
 t = time.time()
 done = conftest.run_script(env, tmp, timeout=1500, stderr_to_stdout=True)
 (tmp / "log.txt").write_text(done.stdout)
