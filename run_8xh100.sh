@@ -106,7 +106,7 @@ run mkdir -p "$OUT_DIR"
 # train_gpt.py meanwhile, and with COMPRESS_CODE=1 the counted code is the compressed file.
 script="$OUT_DIR/train_gpt.py"
 if [ "$COMPRESS_CODE" = 1 ]; then
-  run python3 tools/make_record.py --compress-code train_gpt.py -o "$script"
+  run python3 tools/compress_code.py train_gpt.py -o "$script"
 else
   run cp train_gpt.py "$script"
 fi

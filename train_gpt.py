@@ -9,9 +9,11 @@ listed in `Hyperparameters`; nothing runs at import time.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import glob
 import hashlib
 import importlib
+import itertools
 import json
 import math
 import os
@@ -19,6 +21,7 @@ import struct
 import sys
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -29,8 +32,9 @@ if __name__ == "__main__":  # a missing or broken package is a message, not a tr
             importlib.import_module(_name)
         except Exception as exc:
             missing = isinstance(exc, ModuleNotFoundError) and exc.name == _name
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             print(f"error: {_name} is not installed: pip install {_name}" if missing else f"error: {_name} failed to import "
-                  f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}): reinstall it with pip install --force-reinstall {_name}", file=sys.stderr)
+                  f"({why}): reinstall it with pip install --force-reinstall {_name}", file=sys.stderr)
             sys.exit(2)
 
 import numpy as np
@@ -50,10 +54,10 @@ DOWNLOAD_HINT = (
 )
 
 # ---- Configuration ----------------------------------------------------------
-# One dataclass holds every knob. Each field is an environment variable of the same name in
-# upper case, with the competition default beside it and, where the CPU sample profile needs a
-# smaller value, a `cpu=` default. Validation happens in `from_env`, before any work. "(ternary record)"
-# marks a competition default taken from the challenge's 1.1570 BPB ternary record (README table).
+# One dataclass holds every knob. Each field is an environment variable of the same name in upper
+# case, with the competition default beside it and, where the CPU sample profile needs a smaller
+# value, a `cpu=` default. A value is parsed by its default's type and checked in `from_env`, before
+# any work. "(ternary record)" marks a default taken from the challenge's 1.1570 BPB ternary record.
 
 
 class RunError(ValueError):
@@ -74,7 +78,13 @@ POSITIVE = (lambda v: v > 0, "a value > 0")
 NON_NEGATIVE = (lambda v: v >= 0, "a value >= 0")
 FRACTION = (lambda v: 0 <= v <= 1, "a value in [0, 1]")
 BELOW_ONE = (lambda v: 0 <= v < 1, "a value in [0, 1)")
-REMOVED = ("WARMDOWN_ITERS", "TERNARY_L1", "TTT_CHUNK_TOKENS", "TTT_BATCH_SEQS", "TTT_OPTIMIZER", "TTT_MOMENTUM", "LOOP_INJECT", "LOOP_NORM", "LOOP_RANK", "TTT_PREFIX_TOKENS")
+
+
+def is_fraction(text: str) -> bool:
+    try:
+        return 0 <= float(text) <= 1
+    except ValueError:
+        return False
 
 
 def one_of(*choices):
@@ -90,13 +100,13 @@ class Hyperparameters:
     seed: int = knob(1337, "random seed", check=NON_NEGATIVE)
     config_profile: str = knob("auto", "auto (competition with CUDA, cpu_sample without) | competition | cpu_sample", check=one_of("auto", "competition", "cpu_sample"))
     # Device choices: each defaults by device, and each can be forced, so that a CPU rehearses the GPU's path.
-    compile: bool = knob(False, "torch.compile (fullgraph) the model, Newton-Schulz and the evaluation forward; on CPU too", cuda=True)
+    compile: bool = knob(False, "torch.compile (fullgraph) the training and evaluation forwards; on CPU too", cuda=True)
     compile_backend: str = knob("inductor", "torch.compile backend; aot_eager: the same graphs and guards, no kernels", check=one_of("inductor", "aot_eager", "eager"))
     autocast: str = knob("off", "bf16 autocast of the forward, or off (fp32)", cuda="bf16", check=one_of("bf16", "off"))
     fused_adam: bool = knob(False, "AdamW's fused kernel", cuda=True)
     muon_dtype: str = knob("fp32", "dtype of Newton-Schulz and of Muon's update exchange between ranks", cuda="bf16", check=one_of("bf16", "fp32"))
-    sdpa_backend: str = knob("auto", "attention kernel (auto = torch's choice, which changes with its version)", cuda="flash",
-                             check=one_of("auto", "flash", "cudnn", "efficient", "math"))
+    grad_reduce_dtype: str = knob("fp32", "dtype of the gradient exchange between ranks", cuda="bf16", check=one_of("bf16", "fp32"))
+    sdpa_backend: str = knob("auto", "attention kernel (auto = torch's choice, which changes with its version)", cuda="flash", check=one_of("auto", "flash", "cudnn", "efficient", "math"))
     # Model shape.
     vocab_size: int = knob(8192, "tokenizer vocabulary size (8192: ternary record)", cpu=1024, check=POSITIVE)
     num_layers: int = knob(10, "stored blocks (prelude + shared + coda)", cpu=4, check=POSITIVE)
@@ -104,18 +114,23 @@ class Hyperparameters:
     shared_blocks: int = knob(0, "blocks looped LOOPS times; 0 = NUM_LAYERS - PRELUDE_LAYERS - CODA_LAYERS", check=NON_NEGATIVE)
     loops: int = knob(1, "times the shared blocks run per forward", check=POSITIVE)
     coda_layers: int = knob(0, "unique blocks after the shared group", check=NON_NEGATIVE)
-    loop_start_frac: float = knob(0.5, "fraction of training (wall clock, or ITERATIONS without a cap) before which the shared blocks run once, then LOOPS times", check=FRACTION)
-    progressive_loss_loops: str = knob("", "comma list of loops (from 1) whose output also gets a training loss",
-                                       check=(lambda v: all(p.strip().isdigit() for p in v.split(",") if p.strip()), "a comma list of loop numbers"))
+    loop_start_frac: str = knob("0.5", "training progress from which the shared blocks run LOOPS times; or LOOPS - 1 ascending fractions: from the i-th, i + 1 passes", check=(lambda v: all(is_fraction(f) for f in v.split(",")), "fractions in [0, 1], comma-separated"))
+    progressive_loss_loops: str = knob("", "comma list of loops (from 1) whose output also gets a training loss", check=(lambda v: all(p.strip().isdigit() for p in v.split(",") if p.strip()), "a comma list of loop numbers"))
     progressive_loss_weight: float = knob(0.1, "weight of each progressive loss term", check=NON_NEGATIVE)
     model_dim: int = knob(768, "residual width", cpu=128, check=POSITIVE)
     num_heads: int = knob(8, "attention heads (8, head size 96: ternary record)", cpu=4, check=POSITIVE)
     num_kv_heads: int = knob(4, "key/value heads (grouped-query attention)", cpu=2, check=POSITIVE)
     mlp_mult: int = knob(4, "MLP hidden = MLP_MULT * MODEL_DIM", cpu=2, check=POSITIVE)
-    tie_embeddings: bool = knob(True, "output head shares the token embedding")
-    embed_dim: int = knob(254, "factored embedding: vocab x EMBED_DIM, learned projections to and from MODEL_DIM; 0 = vocab x MODEL_DIM (254: ternary record)", cpu=0, check=NON_NEGATIVE)
+    embed_dim: int = knob(254, "factored tied embedding: vocab x EMBED_DIM, learned projections to and from MODEL_DIM; 0 = vocab x MODEL_DIM (254: ternary record)", cpu=0, check=NON_NEGATIVE)
     unet_skips: bool = knob(True, "U-Net skips: executed block i of the first half feeds, times learned per-channel weights (init 1), the input of its mirror (ternary record)", cpu=False)
     rope_base: float = knob(5000.0, "rotary embedding base (5000: ternary record)", cpu=10000.0, check=POSITIVE)
+    rope_dims: int = knob(0, "partial RoPE: rotate the first ROPE_DIMS dims of each head (even), pass the rest; 0 = all", check=NON_NEGATIVE)
+    ln_scale: bool = knob(False, "scale both norms' outputs of stored block i by 1 / sqrt(i + 1)")
+    mlp_leak: float = knob(0.0, "negative slope of the MLP's squared activation: 0 = relu^2, 0.5 = LeakyReLU(0.5)^2", check=FRACTION)
+    parallel_layers: int = knob(0, "the last PARALLEL_LAYERS stored blocks run attention and MLP on the same input, summed", check=NON_NEGATIVE)
+    xsa_layers: int = knob(0, "the last XSA_LAYERS stored blocks remove from each head's output its part along the token's own value", check=NON_NEGATIVE)
+    attn_gate: bool = knob(False, "gate each head's output by 2 sigmoid(W x[:12]) of the attention input (W zero: no gate at init)")
+    smear_gate: bool = knob(False, "add l * sigmoid(w . x[:12]) of the previous token's embedding, never across a BOS (l, w zero at init)")
     logit_softcap: float = knob(10.0, "logits = c * tanh(logits / c) (10: ternary record)", cpu=30.0, check=POSITIVE)
     qk_gain_init: float = knob(2.25, "initial per-head query gain (2.25: ternary record)", cpu=1.5, check=POSITIVE)
     tied_embed_init_std: float = knob(0.005, "init std of the tied embedding", check=POSITIVE)
@@ -123,12 +138,13 @@ class Hyperparameters:
     ternary_layers: str = knob("attn,mlp", "block linears that are ternary: comma list of attn, mlp, or none")
     ternary_scale: str = knob("absmean", "ternary scale estimator", check=one_of("absmean", "absmedian"))
     ternary_group: int = knob(128, "input columns per ternary scale; 0 = one scale per output row (128: ternary record)", cpu=0, check=NON_NEGATIVE)
-    qat_start_frac: float = knob(0.0, "fraction of training (wall clock, or ITERATIONS without a cap) before ternary forward switches on (0: ternary record)", cpu=0.5, check=FRACTION)
-    # Training.
+    qat_start_frac: float = knob(0.0, "training progress before which the ternary forward is off (0: ternary record)", cpu=0.5, check=FRACTION)
+    # Training. Progress is the larger of elapsed / MAX_WALLCLOCK_SECONDS and step / ITERATIONS (`progress`).
     iterations: int = knob(20000, "maximum optimizer steps", check=POSITIVE)
     max_wallclock_seconds: float = knob(600.0, "training wall-clock cap; 0 = none", cpu=120.0, check=NON_NEGATIVE)
     warmup_steps: int = knob(0, "learning-rate warm-up steps (none: ternary record)", cpu=10, check=NON_NEGATIVE)
-    warmdown_frac: float = knob(0.2, "learning-rate warm-down over this last fraction of training (wall clock, or ITERATIONS without a cap) (0.2: ternary record)", cpu=0.8, check=FRACTION)
+    warmdown_frac: float = knob(0.2, "learning-rate warm-down to 0 over this last fraction of training progress (0.2: ternary record)", cpu=0.8, check=FRACTION)
+    warmdown_floor: float = knob(0.0, "the warm-down stops at this fraction of the peak learning rate", check=FRACTION)
     compile_warmup_steps: int = knob(20, "untimed steps that prime torch.compile, then state is reset", cpu=0, check=NON_NEGATIVE)
     train_seq_len: int = knob(1024, "training sequence length", cpu=256, check=POSITIVE)
     train_batch_tokens: int = knob(524288, "global tokens per optimizer step", cpu=8192, check=POSITIVE)
@@ -136,19 +152,16 @@ class Hyperparameters:
     val_loss_every: int = knob(1000, "steps between validation passes during training (and at its end); 0 = none, the final evaluation always runs", cpu=100, check=NON_NEGATIVE)
     val_batch_size: int = knob(524288, "global tokens per evaluation batch", cpu=16384, check=POSITIVE)
     train_log_every: int = knob(200, "steps between train-loss log lines", cpu=25, check=POSITIVE)
+    sync_every: int = knob(10, "steps between the host's reads of the device: the agreed clock and the non-finite-loss check (10: ternary record)", check=POSITIVE)
     # Optimizers.
-    matrix_lr: float = knob(0.04, "Muon learning rate (block matrices)", check=POSITIVE)
+    matrix_lr: float = knob(0.04, "Muon learning rate (block matrices, embedding projections)", check=POSITIVE)
     scalar_lr: float = knob(0.02, "Adam learning rate of vectors and scalars (0.02: ternary record)", cpu=0.04, check=POSITIVE)
     tied_embed_lr: float = knob(0.02, "Adam learning rate of the tied embedding (0.02: ternary record)", cpu=0.05, check=POSITIVE)
-    embed_lr: float = knob(0.6, "Adam learning rate of the embedding when untied", check=POSITIVE)
-    head_lr: float = knob(0.008, "Adam learning rate of the untied output head", check=POSITIVE)
     muon_momentum: float = knob(0.95, "Muon momentum", check=FRACTION)
     muon_momentum_warmup_start: float = knob(0.85, "Muon momentum at step 0", check=FRACTION)
     muon_momentum_warmup_steps: int = knob(500, "steps to reach MUON_MOMENTUM", cpu=50, check=NON_NEGATIVE)
     muon_backend_steps: int = knob(3, "Newton-Schulz iterations (3: ternary record, equal to 5 at 600 s)", cpu=5, check=POSITIVE)
     muon_row_norm: bool = knob(True, "NeoMuon: each row of the update at unit RMS before Newton-Schulz (ternary record)", cpu=False)
-    muon_wd: float = knob(0.0, "decoupled weight decay of Muon matrices", check=NON_NEGATIVE)
-    adam_wd: float = knob(0.0, "decoupled weight decay of embedding and head", check=NON_NEGATIVE)
     beta1: float = knob(0.9, "Adam beta1", check=BELOW_ONE)
     beta2: float = knob(0.95, "Adam beta2", check=BELOW_ONE)
     adam_eps: float = knob(1e-8, "Adam epsilon", check=POSITIVE)
@@ -156,29 +169,31 @@ class Hyperparameters:
     # Export.
     artifact_limit: int = knob(16_000_000, "bytes of code + compressed model", check=POSITIVE)
     artifact_path: str = knob("", "where the artifact is written; empty = artifacts/<RUN_ID>.pgolf")
-    int_bits: int = knob(6, "bits of non-ternary block matrices", check=(lambda v: 2 <= v <= 8, "an integer in 2..8"))
-    embed_bits: int = knob(7, "bits of the embedding, its projections, an untied head (at 8 the full shape is 16.2 MB)", cpu=8, check=(lambda v: 2 <= v <= 8, "an integer in 2..8"))
+    int_bits: int = knob(8, "most bits of non-ternary block matrices: export takes the most that fit, down to 4", check=(lambda v: 2 <= v <= 8, "an integer in 2..8"))
+    embed_bits: int = knob(8, "most bits of the embedding and its projections: export takes the most that fit, down to 5", check=(lambda v: 2 <= v <= 8, "an integer in 2..8"))
     eval_artifact: str = knob("", "evaluate this artifact and skip training")
     # Evaluation.
     eval_seq_len: int = knob(0, "evaluation window; 0 = TRAIN_SEQ_LEN", check=NON_NEGATIVE)
-    eval_stride: int = knob(16, "sliding-window stride; 0 = non-overlapping only (16: ternary record)", cpu=64, check=NON_NEGATIVE)
+    eval_stride: int = knob(0, "stride of a sliding-window pass: the score with TTT=off, a diagnostic before TTT=doc; 0 = none (TTT=doc scores)", cpu=64, check=NON_NEGATIVE)
     eval_budget_seconds: float = knob(600.0, "evaluation time budget; TTT stops adapting when projected over it", check=POSITIVE)
     eval_dump: str = knob("", "write per-target NLL (nats, float32, .npy) of the final evaluation here")
-    ttt: str = knob("off", "score-first test-time training: doc = per-document LoRA (chunk TTT was removed)", cpu="doc", check=one_of("off", "doc"))
-    ttt_doc_chunk: int = knob(256, "TTT=doc: targets a document scores, then adapts on, per step (at most EVAL_SEQ_LEN)", cpu=64, check=POSITIVE)
+    ttt: str = knob("doc", "score-first test-time training, the final score: doc = per-document LoRA; off = none", check=one_of("off", "doc"))
+    ttt_doc_chunk: int = knob(48, "TTT=doc: targets a document scores, then adapts on, per step (at most EVAL_SEQ_LEN) (48: top record)", cpu=64, check=POSITIVE)
     ttt_doc_batch: int = knob(64, "TTT=doc: documents adapted side by side, each with its own adapters", cpu=8, check=POSITIVE)
-    ttt_lora_rank: int = knob(8, "TTT=doc: rank of each document's LoRA adapters", check=POSITIVE)
-    ttt_epochs: int = knob(1, "passes over each chunk", check=POSITIVE)
-    ttt_lr: float = knob(0.003, "AdamW learning rate of the adapters (SGD and other rates measured worse: README)", check=POSITIVE)
-    ttt_params: str = knob("all", "blocks whose linears get adapters: all | last:<k> (the last k stored blocks)")
+    ttt_lora_rank: int = knob(80, "TTT=doc: rank of each document's LoRA adapters (80: top record)", cpu=8, check=POSITIVE)
+    ttt_lr: float = knob(1e-4, "TTT=doc: AdamW learning rate of the adapters (1e-4: top record)", cpu=0.003, check=POSITIVE)
+    ttt_beta1: float = knob(0.0, "TTT=doc: AdamW beta1 (0: top record)", cpu=0.9, check=BELOW_ONE)
+    ttt_beta2: float = knob(0.99, "TTT=doc: AdamW beta2 (0.99: top record)", cpu=0.999, check=BELOW_ONE)
+    ttt_weight_decay: float = knob(0.5, "TTT=doc: AdamW decoupled weight decay of the adapters (0.5: top record)", cpu=0.0, check=NON_NEGATIVE)
 
     profile_reason: str = field(default="", metadata={"internal": True})
 
     # Keys that define the network; the artifact records them so evaluation needs no shape variables.
     MODEL_KEYS = (
-        "vocab_size", "num_layers", "prelude_layers", "shared_blocks", "loops", "coda_layers",
-        "model_dim", "num_heads", "num_kv_heads", "mlp_mult", "tie_embeddings", "embed_dim", "unet_skips", "rope_base", "logit_softcap",
-        "qk_gain_init", "tied_embed_init_std", "ternary_layers", "ternary_scale", "ternary_group",
+        "vocab_size", "num_layers", "prelude_layers", "shared_blocks", "loops", "coda_layers", "model_dim", "num_heads",
+        "num_kv_heads", "mlp_mult", "embed_dim", "unet_skips", "rope_base", "logit_softcap", "qk_gain_init",
+        "tied_embed_init_std", "ternary_layers", "ternary_scale", "ternary_group", "rope_dims", "ln_scale", "mlp_leak",
+        "parallel_layers", "xsa_layers", "attn_gate", "smear_gate",
     )
 
     @classmethod
@@ -189,29 +204,32 @@ class Hyperparameters:
     def from_env(cls, env=None, cuda: bool | None = None) -> "Hyperparameters":
         env = os.environ if env is None else env
         cuda = torch.cuda.is_available() if cuda is None else cuda
+        for name in env:
+            if message := refused_variable(name):
+                raise ConfigError(message)
         profile = env.get("CONFIG_PROFILE", "auto")
         if profile == "auto":
             profile = "competition" if cuda else "cpu_sample"
-            reason = "CUDA found: competition shape" if cuda else "no CUDA device: a small model on data/sample that finishes on 2 CPU cores in about 3 minutes"
+            reason = ("CUDA found: competition shape" if cuda else
+                      "no CUDA device: a small model on data/sample that finishes on 2 CPU cores in about 3 minutes")
         else:
             reason = "CONFIG_PROFILE set"
-        if removed := [name for name in REMOVED if env.get(name)]:
-            raise ConfigError(f"{', '.join(removed)}: removed (README says why and what replaced it); unset it")
         values = {}
         for f in cls.knobs():
-            name = f.name.upper()
-            default = f.metadata["cpu"] if profile == "cpu_sample" and f.metadata["cpu"] is not None else f.default
-            default = f.metadata["cuda"] if cuda and f.metadata["cuda"] is not None else default
+            name, meta = f.name.upper(), f.metadata
+            default = meta["cpu"] if profile == "cpu_sample" and meta["cpu"] is not None else f.default
+            default = meta["cuda"] if cuda and meta["cuda"] is not None else default
             raw = env.get(name)
-            value = default if raw is None or raw == "" and f.type != "str" else parse_value(name, raw, f.type)
-            check = f.metadata["check"]
-            if check is not None and not check[0](value):
-                raise ConfigError(f"{name}={value!r} is not allowed: expected {check[1]}")
+            unset = raw is None or (raw == "" and not isinstance(f.default, str))
+            value = default if unset else parse_value(name, raw, type(f.default))
+            if meta["check"] is not None and not meta["check"][0](value):
+                raise ConfigError(f"{name}={value!r} is not allowed: expected {meta['check'][1]}")
             values[f.name] = value
         values["config_profile"] = profile
         layers = values["prelude_layers"] + values["shared_blocks"] + values["coda_layers"]
         if env.get("NUM_LAYERS") and env.get("SHARED_BLOCKS") and values["num_layers"] != layers:
-            raise ConfigError(f"NUM_LAYERS={values['num_layers']} disagrees with PRELUDE_LAYERS + SHARED_BLOCKS + CODA_LAYERS = {layers}; set only one of them")
+            raise ConfigError(f"NUM_LAYERS={values['num_layers']} disagrees with PRELUDE_LAYERS + SHARED_BLOCKS + "
+                              f"CODA_LAYERS = {layers}; set only one of them")
         return cls(**values, profile_reason=reason).validated()
 
     def validated(self) -> "Hyperparameters":
@@ -222,7 +240,14 @@ class Hyperparameters:
             raise ConfigError(f"SHARED_BLOCKS resolves to {self.shared_blocks}: need NUM_LAYERS > PRELUDE_LAYERS + CODA_LAYERS")
         self.num_layers = self.prelude_layers + self.shared_blocks + self.coda_layers
         if self.model_dim % self.num_heads or (self.model_dim // self.num_heads) % 2:
-            raise ConfigError(f"MODEL_DIM={self.model_dim} must be a multiple of NUM_HEADS={self.num_heads} with an even head size")
+            raise ConfigError(f"MODEL_DIM={self.model_dim} must be a multiple of NUM_HEADS={self.num_heads} "
+                              "with an even head size")
+        head_dim = self.model_dim // self.num_heads
+        if self.rope_dims % 2 or self.rope_dims > head_dim:
+            raise ConfigError(f"ROPE_DIMS={self.rope_dims} must be even and at most the head size {head_dim}")
+        for name in ("parallel_layers", "xsa_layers"):
+            if getattr(self, name) > self.num_layers:
+                raise ConfigError(f"{name.upper()}={getattr(self, name)} is more than NUM_LAYERS={self.num_layers}")
         if self.num_heads % self.num_kv_heads:
             raise ConfigError(f"NUM_HEADS={self.num_heads} must be a multiple of NUM_KV_HEADS={self.num_kv_heads}")
         bad = self.ternary_kinds - {"attn", "mlp"}
@@ -232,20 +257,31 @@ class Hyperparameters:
             widths = {self.model_dim, self.model_dim * self.mlp_mult}
             if any(w % self.ternary_group for w in widths):
                 raise ConfigError(f"TERNARY_GROUP={self.ternary_group} must divide the layer widths {sorted(widths)}")
+        fracs = [float(f) for f in self.loop_start_frac.split(",")]
+        if len(fracs) not in (1, self.loops - 1) or fracs != sorted(fracs):
+            raise ConfigError(f"LOOP_START_FRAC={self.loop_start_frac!r}: give one fraction, or LOOPS - 1 = {self.loops - 1} "
+                              "ascending ones")
         if self.aux_loops and (self.loops == 1 or not all(1 <= loop <= self.loops for loop in self.aux_loops)):
-            raise ConfigError(f"PROGRESSIVE_LOSS_LOOPS={self.progressive_loss_loops!r}: list loops 1..LOOPS={self.loops}, which must be > 1")
+            raise ConfigError(f"PROGRESSIVE_LOSS_LOOPS={self.progressive_loss_loops!r}: list loops 1..LOOPS={self.loops}, "
+                              "which must be > 1")
         if self.eval_seq_len == 0:
             self.eval_seq_len = self.train_seq_len
         if self.eval_stride > self.eval_seq_len:
             raise ConfigError(f"EVAL_STRIDE={self.eval_stride} must be at most EVAL_SEQ_LEN={self.eval_seq_len}")
         if self.ttt == "doc" and self.ttt_doc_chunk > self.eval_seq_len:
-            raise ConfigError(f"TTT_DOC_CHUNK={self.ttt_doc_chunk} must be at most EVAL_SEQ_LEN={self.eval_seq_len}: a chunk is scored in one window")
-        parse_ttt_params(self.ttt_params, self.num_layers)
+            raise ConfigError(f"TTT_DOC_CHUNK={self.ttt_doc_chunk} must be at most EVAL_SEQ_LEN={self.eval_seq_len}: "
+                              "a chunk is scored in one window")
         return self
 
     @property
     def ternary_kinds(self) -> set[str]:
         return {k.strip() for k in self.ternary_layers.split(",") if k.strip() and k.strip() != "none"}
+
+    @property
+    def loop_fracs(self) -> tuple[float, ...]:
+        """Training progress from which the shared blocks run 2, 3, ..., LOOPS times."""
+        fracs = tuple(float(f) for f in self.loop_start_frac.split(","))
+        return fracs * (self.loops - 1) if len(fracs) == 1 else fracs
 
     @property
     def aux_loops(self) -> tuple[int, ...]:
@@ -255,31 +291,42 @@ class Hyperparameters:
         return {k: getattr(self, k) for k in self.MODEL_KEYS}
 
 
-def parse_value(name: str, raw: str, kind: str):
+def parse_value(name: str, raw: str, kind: type):
     try:
-        if kind == "bool":
+        if kind is bool:
             if raw.lower() not in ("0", "1", "true", "false"):
                 raise ValueError
             return raw.lower() in ("1", "true")
-        return {"int": int, "float": float, "str": str}[kind](raw)
+        return kind(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a valid {kind}") from None
+        raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
 
 
-def parse_ttt_params(spec: str, num_layers: int) -> int:
-    """How many of the last stored blocks get TTT adapters."""
-    if spec == "all":
-        return num_layers
-    if spec.startswith("last:") and spec[5:].isdigit() and 1 <= int(spec[5:]) <= num_layers:
-        return int(spec[5:])
-    raise ConfigError(f"TTT_PARAMS={spec!r}: use all or last:<k> with 1 <= k <= {num_layers}")
+KNOB_NAMES = [f.name.upper() for f in Hyperparameters.knobs()]
+# A family: the first word of two or more knobs (TTT, MUON, EVAL, ...). Its namespace is ours, so a name in it
+# that is no knob is a removed or misremembered one.
+KNOB_FAMILIES = tuple(sorted({w + "_" for w in (k.split("_")[0] for k in KNOB_NAMES if "_" in k)
+                              if sum(k.startswith(w + "_") for k in KNOB_NAMES) >= 2}))
+
+
+def refused_variable(name: str) -> str | None:
+    """Why an environment variable that looks meant for this script, but is no knob, stops the run: a near
+    miss of a knob (within one typed character, or difflib's ratio >= 0.8), or a name in a knob family.
+    None for every knob and every other variable (PATH, RANK, ...): a typo must not train the wrong model."""
+    if name in KNOB_NAMES:
+        return None
+    ratio = {k: difflib.SequenceMatcher(None, name, k).ratio() for k in KNOB_NAMES}
+    if name.startswith(KNOB_FAMILIES) or any(r >= min(0.8, 1 - 1 / len(k)) for k, r in ratio.items()):
+        return f"{name} is not a variable of train_gpt.py; did you mean {max(ratio, key=ratio.get)}?"
+    return None
 
 
 # ---- Distributed setup and logging ------------------------------------------
 
 
 @dataclass
-class Dist:
+class Context:
+    """This process's place in the run: its rank, the number of ranks and its device."""
     rank: int = 0
     world: int = 1
     device: torch.device = torch.device("cpu")
@@ -290,7 +337,7 @@ class Dist:
         return t
 
 
-def setup_distributed() -> Dist:
+def setup_distributed() -> Context:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
@@ -300,10 +347,10 @@ def setup_distributed() -> Dist:
         torch.backends.cudnn.allow_tf32 = True
     if world > 1:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return Dist(rank, world, device)
+    return Context(rank, world, device)
 
 
-def resolve_run_id(cfg: Hyperparameters, ctx: Dist) -> str:
+def resolve_run_id(cfg: Hyperparameters, ctx: Context) -> str:
     if cfg.run_id:
         return cfg.run_id
     # Rank 0's clock names the run so that every rank writes and reads the same artifact path.
@@ -343,10 +390,12 @@ def shard_token_count(path: str | Path) -> int:
     size = os.path.getsize(path)
     header = np.fromfile(path, dtype="<i4", count=SHARD_HEADER_INTS)
     if header.size < SHARD_HEADER_INTS or header[0] != SHARD_MAGIC or header[1] != SHARD_VERSION:
-        raise DataError(f"{path}: not a challenge shard (bad header: expected magic {SHARD_MAGIC} and version {SHARD_VERSION}); re-download it")
+        raise DataError(f"{path}: not a challenge shard (bad header: expected magic {SHARD_MAGIC} and version "
+                        f"{SHARD_VERSION}); re-download it")
     n = int(header[2])
     if size != SHARD_HEADER_INTS * 4 + 2 * n:
-        raise DataError(f"{path}: header says {n} tokens but the file holds {(size - SHARD_HEADER_INTS * 4) / 2:g}; the shard is truncated or corrupt, re-download it")
+        raise DataError(f"{path}: header says {n} tokens but the file holds {(size - SHARD_HEADER_INTS * 4) / 2:g}; "
+                        "the shard is truncated or corrupt, re-download it")
     return n
 
 
@@ -354,14 +403,16 @@ def load_shard(path: str | Path, vocab_size: int) -> np.ndarray:
     n = shard_token_count(path)
     tokens = np.fromfile(path, dtype="<u2", count=n, offset=SHARD_HEADER_INTS * 4)
     if n and int(tokens.max()) >= vocab_size:
-        raise DataError(f"{path}: token id {int(tokens.max())} is outside VOCAB_SIZE={vocab_size}; wrong tokenizer variant or corrupt shard")
+        raise DataError(f"{path}: token id {int(tokens.max())} is outside VOCAB_SIZE={vocab_size}; "
+                        "wrong tokenizer variant or corrupt shard")
     return tokens
 
 
 def shard_files(cfg: Hyperparameters, split: str) -> list[str]:
     files = sorted(glob.glob(os.path.join(cfg.data_path, f"fineweb_{split}_*.bin")))
     if not files:
-        raise DataError(f"no fineweb_{split}_*.bin shards in DATA_PATH={cfg.data_path}: {DOWNLOAD_HINT.format(vocab=cfg.vocab_size)}")
+        raise DataError(f"no fineweb_{split}_*.bin shards in DATA_PATH={cfg.data_path}: "
+                        + DOWNLOAD_HINT.format(vocab=cfg.vocab_size))
     for f in files:
         shard_token_count(f)
     return files
@@ -370,18 +421,22 @@ def shard_files(cfg: Hyperparameters, split: str) -> list[str]:
 class DistributedTokenLoader:
     """Reads the shards in order, wrapping around. Each call takes the next global span and rank r gets
     its own contiguous slice of it: the slicing is the same for every world size, so one process and
-    N processes see the same sequences for the same global batch."""
+    N processes see the same sequences for the same global batch. The next shard loads in a background
+    thread while this one is read, so no step waits for the disk, and batches reach the GPU from pinned memory."""
 
-    def __init__(self, files: list[str], cfg: Hyperparameters, ctx: Dist):
+    def __init__(self, files: list[str], cfg: Hyperparameters, ctx: Context):
         self.files, self.vocab_size, self.seq_len, self.ctx = files, cfg.vocab_size, cfg.train_seq_len, ctx
         self.index, self.tokens, self.pos = 0, load_shard(files[0], cfg.vocab_size), 0
+        self.reader = ThreadPoolExecutor(1)
+        self.next = self.reader.submit(load_shard, files[1 % len(files)], cfg.vocab_size)
 
     def take(self, n: int) -> np.ndarray:
         parts = []
         while n > 0:
             if self.pos >= len(self.tokens):
                 self.index = (self.index + 1) % len(self.files)
-                self.tokens, self.pos = load_shard(self.files[self.index], self.vocab_size), 0
+                self.tokens, self.pos = self.next.result(), 0
+                self.next = self.reader.submit(load_shard, self.files[(self.index + 1) % len(self.files)], self.vocab_size)
             parts.append(self.tokens[self.pos : self.pos + n])
             self.pos += len(parts[-1])
             n -= len(parts[-1])
@@ -392,6 +447,7 @@ class DistributedTokenLoader:
         span = self.take(global_tokens + 1)
         self.pos -= 1  # the last target is the next span's first input
         mine = torch.from_numpy(span[self.ctx.rank * local : (self.ctx.rank + 1) * local + 1].astype(np.int64))
+        mine = mine.pin_memory() if self.ctx.device.type == "cuda" else mine
         x, y = mine[:-1].view(-1, self.seq_len), mine[1:].view(-1, self.seq_len)
         return x.to(self.ctx.device, non_blocking=True), y.to(self.ctx.device, non_blocking=True)
 
@@ -433,7 +489,8 @@ class ByteTables:
 
 def load_tokenizer(cfg: Hyperparameters) -> spm.SentencePieceProcessor:
     if not os.path.isfile(cfg.tokenizer_path):
-        raise DataError(f"tokenizer not found at TOKENIZER_PATH={cfg.tokenizer_path}: {DOWNLOAD_HINT.format(vocab=cfg.vocab_size)}")
+        raise DataError(f"tokenizer not found at TOKENIZER_PATH={cfg.tokenizer_path}: "
+                        + DOWNLOAD_HINT.format(vocab=cfg.vocab_size))
     sp = spm.SentencePieceProcessor()
     try:
         sp.Load(cfg.tokenizer_path)
@@ -454,7 +511,7 @@ class EvalData:
     target_bytes: Tensor  # bytes of each of the len(tokens) - 1 targets, on the device
 
 
-def load_eval_data(cfg: Hyperparameters, ctx: Dist) -> EvalData:
+def load_eval_data(cfg: Hyperparameters, ctx: Context) -> EvalData:
     tables = ByteTables.from_tokenizer(load_tokenizer(cfg), cfg.vocab_size)
     tokens = np.concatenate([load_shard(f, cfg.vocab_size) for f in shard_files(cfg, "val")])
     if len(tokens) < 2:
@@ -547,9 +604,9 @@ class Rotary(nn.Module):
     """cos/sin tables for every position up to the longest window, built once at construction (not in a
     forward, where inference mode would make them inference tensors); a profile showed them rebuilt per step."""
 
-    def __init__(self, head_dim: int, base: float, max_len: int):
+    def __init__(self, dims: int, base: float, max_len: int):
         super().__init__()
-        inv_freq = 1.0 / base ** (torch.arange(0, head_dim, 2).float() / head_dim)
+        inv_freq = 1.0 / base ** (torch.arange(0, dims, 2).float() / dims)
         freqs = torch.outer(torch.arange(max_len, dtype=torch.float32), inv_freq)[None, None]
         self.register_buffer("cos", freqs.cos(), persistent=False)
         self.register_buffer("sin", freqs.sin(), persistent=False)
@@ -559,16 +616,20 @@ class Rotary(nn.Module):
 
 
 def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    half = x.size(-1) // 2
-    x1, x2 = x[..., :half], x[..., half:]
-    return torch.cat((x1 * cos + x2 * sin, x2 * cos - x1 * sin), dim=-1)
+    """Rotates the first 2 * cos.size(-1) dims of x, dim i with dim i + half; the rest pass (partial RoPE)."""
+    half = cos.size(-1)
+    x1, x2 = x[..., :half], x[..., half : 2 * half]
+    return torch.cat((x1 * cos + x2 * sin, x2 * cos - x1 * sin, x[..., 2 * half :]), dim=-1)
+
+
+GATE_DIMS = 12  # input dims the attention output gate and the smear gate read (the records')
 
 
 SDPA_SWITCHES = {"flash": torch.backends.cuda.enable_flash_sdp, "cudnn": torch.backends.cuda.enable_cudnn_sdp,
                  "efficient": torch.backends.cuda.enable_mem_efficient_sdp, "math": torch.backends.cuda.enable_math_sdp}
 
 
-def pin_attention(cfg: Hyperparameters, ctx: Dist, log: Logger):
+def pin_attention(cfg: Hyperparameters, ctx: Context, log: Logger):
     """Pins SDPA to SDPA_BACKEND (torch's own pick moves with its and cuDNN's versions: 2.5.0 picked cuDNN,
     whose bf16 backward gave NaNs) and runs it once at the configured shape, so that a backend that
     cannot stops the run here, before the timer."""
@@ -580,23 +641,25 @@ def pin_attention(cfg: Hyperparameters, ctx: Dist, log: Logger):
     try:
         F.scaled_dot_product_attention(q, kv, kv, is_causal=True, enable_gqa=cfg.num_kv_heads != cfg.num_heads).sum().backward()
     except RuntimeError as exc:
-        raise ConfigError(f"SDPA_BACKEND={cfg.sdpa_backend} cannot run attention with {cfg.num_heads}/{cfg.num_kv_heads} heads of size {hd} in "
-                          f"{dtype} on {ctx.device.type} ({str(exc).splitlines()[0][:200]}): choose another backend or SDPA_BACKEND=auto") from None
+        raise ConfigError(f"SDPA_BACKEND={cfg.sdpa_backend} cannot run attention with {cfg.num_heads}/{cfg.num_kv_heads} "
+                          f"heads of size {hd} in {dtype} on {ctx.device.type} ({str(exc).splitlines()[0][:200]}): "
+                          "choose another backend or SDPA_BACKEND=auto") from None
     log(f"attention backend:{cfg.sdpa_backend}")
 
 
 class CausalSelfAttention(nn.Module):
-    def __init__(self, cfg: Hyperparameters):
+    def __init__(self, cfg: Hyperparameters, xsa: bool = False):
         super().__init__()
         dim, self.heads, self.kv_heads = cfg.model_dim, cfg.num_heads, cfg.num_kv_heads
         self.head_dim = dim // cfg.num_heads
         self.split = (dim, self.kv_heads * self.head_dim, self.kv_heads * self.head_dim)
         # q, k and v in one matmul. Per-row ternary scales equal those of three matrices, and Muon
-        # orthogonalizes the three row blocks separately (row_split), so only the kernel count changes.
+        # orthogonalizes the three row blocks separately (`param_groups`), so only the kernel count changes.
         self.c_qkv = make_linear(dim, sum(self.split), "attn", cfg)
-        self.c_qkv.weight.row_split = self.split
         self.proj = make_linear(dim, dim, "attn", cfg, zero_init=True)
         self.q_gain = nn.Parameter(torch.full((cfg.num_heads,), cfg.qk_gain_init))
+        self.xsa = xsa
+        self.gate = nn.Parameter(torch.zeros(cfg.num_heads, GATE_DIMS)) if cfg.attn_gate else None
 
     def forward(self, x: Tensor, rope: tuple[Tensor, Tensor]) -> Tensor:
         B, T, D = x.shape
@@ -607,6 +670,11 @@ class CausalSelfAttention(nn.Module):
         q, k = apply_rotary(rms_norm(q), cos, sin), apply_rotary(rms_norm(k), cos, sin)
         q = q * self.q_gain.to(q.dtype)[None, :, None, None]
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=self.kv_heads != self.heads)
+        if self.xsa:  # exclusive self attention: drop the part of each output along its token's own value
+            own = F.normalize(v, dim=-1).repeat_interleave(self.heads // self.kv_heads, dim=1)
+            y = y - (y * own).sum(-1, keepdim=True) * own
+        if self.gate is not None:
+            y = y * 2 * torch.sigmoid(F.linear(x[..., :GATE_DIMS], self.gate.to(x.dtype))).transpose(1, 2)[..., None]
         return self.proj(y.transpose(1, 2).reshape(B, T, D))
 
 
@@ -616,40 +684,54 @@ class MLP(nn.Module):
         hidden = cfg.mlp_mult * cfg.model_dim
         self.fc = make_linear(cfg.model_dim, hidden, "mlp", cfg)
         self.proj = make_linear(hidden, cfg.model_dim, "mlp", cfg, zero_init=True)
+        self.leak = cfg.mlp_leak
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.proj(F.relu(self.fc(x)).square())
+        h = self.fc(x)
+        return self.proj((F.leaky_relu(h, self.leak) if self.leak else F.relu(h)).square())
 
 
 class Block(nn.Module):
-    def __init__(self, cfg: Hyperparameters):
+    """Stored block `layer` (from 0); the last PARALLEL_LAYERS and XSA_LAYERS stored blocks run those forms."""
+
+    def __init__(self, cfg: Hyperparameters, layer: int):
         super().__init__()
-        self.attn, self.mlp = CausalSelfAttention(cfg), MLP(cfg)
+        self.attn, self.mlp = CausalSelfAttention(cfg, xsa=layer >= cfg.num_layers - cfg.xsa_layers), MLP(cfg)
         self.attn_scale = nn.Parameter(torch.ones(cfg.model_dim))
         self.mlp_scale = nn.Parameter(torch.ones(cfg.model_dim))
         self.resid_mix = nn.Parameter(torch.stack((torch.ones(cfg.model_dim), torch.zeros(cfg.model_dim))))
+        self.parallel = layer >= cfg.num_layers - cfg.parallel_layers
+        self.norm_scale = 1 / math.sqrt(layer + 1) if cfg.ln_scale else 1.0
+
+    def norm(self, x: Tensor) -> Tensor:
+        return rms_norm(x) * self.norm_scale if self.norm_scale != 1.0 else rms_norm(x)
 
     def forward(self, x: Tensor, x0: Tensor, rope: tuple[Tensor, Tensor]) -> Tensor:
         mix = self.resid_mix.to(x.dtype)
         x = mix[0] * x + mix[1] * x0
-        x = x + self.attn_scale.to(x.dtype) * self.attn(rms_norm(x), rope)
-        return x + self.mlp_scale.to(x.dtype) * self.mlp(rms_norm(x))
+        h = self.norm(x)
+        attn = self.attn_scale.to(x.dtype) * self.attn(h, rope)
+        if self.parallel:  # x + attn(norm(x)) + mlp(norm(x)): both read the block's input
+            return x + attn + self.mlp_scale.to(x.dtype) * self.mlp(h)
+        x = x + attn
+        return x + self.mlp_scale.to(x.dtype) * self.mlp(self.norm(x))
 
 
 class RecurrentBlockGroup(nn.Module):
-    """PRELUDE_LAYERS unique blocks, SHARED_BLOCKS blocks looped LOOPS times, CODA_LAYERS unique blocks:
-    plain weight sharing (per-loop parameters were measured and did not pay: README). With LOOPS=1 it is
-    the flat stack. `loops` < LOOPS runs fewer passes (training before LOOP_START_FRAC); evaluation always runs LOOPS.
+    """PRELUDE_LAYERS unique blocks, SHARED_BLOCKS blocks looped LOOPS times, CODA_LAYERS unique blocks, by
+    plain weight sharing; with LOOPS=1 the flat stack. A forward may run fewer passes of the shared blocks
+    (training before LOOP_START_FRAC); evaluation always runs LOOPS.
 
     U-Net skips wire the executed schedule, not the stored blocks: of the n blocks a forward runs (a shared
-    block once per loop), the output of block i < n // 2 is added, times skip_weights[i], to the input of
-    block n - 1 - i. Weights exist for the full schedule; a forward with fewer loops uses its first n // 2."""
+    block once per pass), the output of block i < n // 2 is added, times skip_weights[i], to the input of
+    block n - 1 - i. Weights exist for the full schedule; a forward with fewer passes uses its first n // 2."""
 
     def __init__(self, cfg: Hyperparameters):
         super().__init__()
-        self.prelude = nn.ModuleList(Block(cfg) for _ in range(cfg.prelude_layers))
-        self.shared = nn.ModuleList(Block(cfg) for _ in range(cfg.shared_blocks))
-        self.coda = nn.ModuleList(Block(cfg) for _ in range(cfg.coda_layers))
+        p, s = cfg.prelude_layers, cfg.shared_blocks
+        self.prelude = nn.ModuleList(Block(cfg, i) for i in range(p))
+        self.shared = nn.ModuleList(Block(cfg, p + i) for i in range(s))
+        self.coda = nn.ModuleList(Block(cfg, p + s + i) for i in range(cfg.coda_layers))
         self.loops = cfg.loops
         pairs = (cfg.prelude_layers + cfg.loops * cfg.shared_blocks + cfg.coda_layers) // 2
         self.skip_weights = nn.Parameter(torch.ones(pairs, cfg.model_dim)) if cfg.unet_skips and pairs else None
@@ -657,19 +739,20 @@ class RecurrentBlockGroup(nn.Module):
     def stored_blocks(self) -> list[Block]:
         return [*self.prelude, *self.shared, *self.coda]
 
-    def forward(self, x: Tensor, x0: Tensor, rope, collect: tuple[int, ...] = (), loops: int = 0) -> tuple[Tensor, list[Tensor]]:
-        loops = loops or self.loops
-        schedule = [*self.prelude, *(block for _ in range(loops) for block in self.shared), *self.coda]
-        n, outputs, aux = len(schedule), [], []
-        for i, block in enumerate(schedule):
+    def schedule(self, loops: int) -> list[Block]:
+        return [*self.prelude, *(block for _ in range(loops) for block in self.shared), *self.coda]
+
+    def forward(self, x: Tensor, x0: Tensor, rope, loops: int, collect: tuple[int, ...] = ()) -> tuple[Tensor, list[Tensor]]:
+        """(output, the outputs of the shared passes listed in `collect`, for their progressive losses)."""
+        blocks = self.schedule(loops)
+        n, outputs = len(blocks), []
+        for i, block in enumerate(blocks):
             if self.skip_weights is not None and i >= n - n // 2:
                 x = x + self.skip_weights[n - 1 - i].to(x.dtype) * outputs[n - 1 - i]
             x = block(x, x0, rope)
             outputs.append(x)
-            loop, rest = divmod(i + 1 - len(self.prelude), len(self.shared))
-            if rest == 0 and 0 < loop <= loops and loop in collect:
-                aux.append(x)  # the output of shared pass `loop`, for its progressive loss
-        return x, aux
+        passes = sorted({k for k in collect if k <= loops})
+        return x, [outputs[len(self.prelude) + k * len(self.shared) - 1] for k in passes]
 
 
 class GPT(nn.Module):
@@ -677,35 +760,47 @@ class GPT(nn.Module):
         super().__init__()
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.embed_dim or cfg.model_dim)
         nn.init.normal_(self.tok_emb.weight, std=cfg.tied_embed_init_std)
-        # Factored (EMBED_DIM > 0): a narrow table, learned projections to and from the width (record: 254 vs 128 columns -0.023 BPB).
+        # Factored (EMBED_DIM > 0): a narrow table, learned projections to and from the width
+        # (record: 254 against 128 columns, -0.023 BPB).
         self.embed_in = CastedLinear(cfg.embed_dim, cfg.model_dim) if cfg.embed_dim else None
-        self.embed_out = CastedLinear(cfg.model_dim, cfg.embed_dim) if cfg.embed_dim and cfg.tie_embeddings else None
+        self.embed_out = CastedLinear(cfg.model_dim, cfg.embed_dim) if cfg.embed_dim else None
         self.body = RecurrentBlockGroup(cfg)
-        self.lm_head = None if cfg.tie_embeddings else CastedLinear(cfg.model_dim, cfg.vocab_size, zero_init=True)
-        self.rotary = Rotary(cfg.model_dim // cfg.num_heads, cfg.rope_base, max(cfg.train_seq_len, cfg.eval_seq_len))
+        longest = max(cfg.train_seq_len, cfg.eval_seq_len)
+        self.rotary = Rotary(cfg.rope_dims or cfg.model_dim // cfg.num_heads, cfg.rope_base, longest)
+        self.smear = nn.Parameter(torch.zeros(1 + GATE_DIMS)) if cfg.smear_gate else None  # l, then w
         self.softcap = cfg.logit_softcap
         self.aux_loops, self.aux_weight = cfg.aux_loops, cfg.progressive_loss_weight
-        self.train_loops = cfg.loops  # passes of the shared blocks in training; 1 until LOOP_START_FRAC
 
-    def hidden(self, idx: Tensor, collect: tuple[int, ...] = (), loops: int = 0) -> tuple[Tensor, list[Tensor]]:
+    def hidden(self, idx: Tensor, loops: int = 0, collect: tuple[int, ...] = ()) -> tuple[Tensor, list[Tensor]]:
         x = self.tok_emb(idx)
-        x = rms_norm(x if self.embed_in is None else self.embed_in(x))
-        return self.body(x, x, self.rotary(idx.size(1), x.dtype), collect, loops)
+        x = x if self.embed_in is None else self.embed_in(x)
+        if self.smear is not None:  # x_t + l * sigmoid(w . x_t[:12]) * x_(t-1), nothing into a BOS from before it
+            prev = F.pad(x[:, :-1], (0, 0, 1, 0)) * (idx != BOS_ID)[..., None].to(x.dtype)
+            x = x + self.smear[0] * torch.sigmoid(x[..., :GATE_DIMS] @ self.smear[1:].to(x.dtype))[..., None] * prev
+        x = rms_norm(x)
+        return self.body(x, x, self.rotary(idx.size(1), x.dtype), loops or self.body.loops, collect)
 
     def head(self, x: Tensor) -> Tensor:
-        weight = self.tok_emb.weight if self.lm_head is None else self.lm_head.weight
+        """Logits through the tied embedding, soft-capped."""
         x = rms_norm(x) if self.embed_out is None else self.embed_out(rms_norm(x))
-        logits = F.linear(x, weight.to(x.dtype)).float()
+        logits = F.linear(x, self.tok_emb.weight.to(x.dtype)).float()
         return self.softcap * torch.tanh(logits / self.softcap)
 
     def logits(self, idx: Tensor) -> Tensor:
         return self.head(self.hidden(idx)[0])
 
-    def forward(self, idx: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
-        """(training objective, mean cross-entropy): the objective adds the progressive losses of the
-        listed loops once all loops are on; the cross-entropy alone is what `train_loss` reports."""
-        looped = self.train_loops == self.body.loops
-        x, aux = self.hidden(idx, self.aux_loops if looped else (), self.train_loops)
+    def nll(self, idx: Tensor, targets: Tensor, offset: Tensor, count: int) -> Tensor:
+        """Cross-entropy (nats) of the `count` positions of each row from `offset`, a tensor, so that one compiled
+        graph serves every offset. The head runs on those positions alone: the ones evaluation scores."""
+        pos = offset + torch.arange(count, device=idx.device)
+        x = self.hidden(idx)[0].index_select(1, pos)
+        return cross_entropy(self.head(x), targets.index_select(1, pos), reduction="none").view(idx.size(0), count)
+
+    def forward(self, idx: Tensor, targets: Tensor, loops: int = 0) -> tuple[Tensor, Tensor]:
+        """(training objective, mean cross-entropy) with `loops` passes of the shared blocks (0: LOOPS). With all
+        passes on, the objective adds the progressive losses of the listed loops; `train_loss` reports the second."""
+        loops = loops or self.body.loops
+        x, aux = self.hidden(idx, loops, self.aux_loops if loops == self.body.loops else ())
         loss = cross_entropy(self.head(x), targets)
         return loss + sum(self.aux_weight * cross_entropy(self.head(h), targets) for h in aux), loss
 
@@ -729,6 +824,7 @@ def count_params(model: GPT, cfg: Hyperparameters) -> tuple[int, int]:
 # ---- Optimizers: Muon for block matrices, Adam for the rest -----------------
 
 NS_COEFFS = (3.4445, -4.7750, 2.0315)
+DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
 
 
 def compile_fn(fn, cfg: Hyperparameters):
@@ -738,7 +834,9 @@ def compile_fn(fn, cfg: Hyperparameters):
 
 
 def newton_schulz(g: Tensor, steps: int, dtype: torch.dtype, eps: float = 1e-7) -> Tensor:
-    """Approximately orthogonalizes g (singular values pushed into a band around 1), computed in `dtype`."""
+    """Approximately orthogonalizes g (singular values pushed into a band around 1), computed in `dtype`. Eager:
+    compiling it saves at most 0.5 ms a step on 8xH100 (about 3 s of a 600 s run) for about 48 s of inductor
+    compile over the six competition shapes (measured on CPU, docs/measurements.md)."""
     a, b, c = NS_COEFFS
     x = g.to(dtype)
     x = x / (x.norm() + eps)
@@ -752,21 +850,21 @@ def newton_schulz(g: Tensor, steps: int, dtype: torch.dtype, eps: float = 1e-7) 
 
 
 class Muon(torch.optim.Optimizer):
-    """Nesterov momentum, then Newton-Schulz orthogonalization of each matrix (of each block of rows
-    named by a parameter's `row_split`); each rank orthogonalizes a share of the matrices and one
-    all-reduce, in MUON_DTYPE, assembles the updates."""
+    """Nesterov momentum, then Newton-Schulz orthogonalization of each matrix (of each block of rows that
+    `row_splits` names for a parameter); each rank orthogonalizes a share of the matrices and one all-reduce,
+    in MUON_DTYPE, assembles the updates."""
 
-    def __init__(self, params, cfg: Hyperparameters, ctx: Dist):
+    def __init__(self, params, cfg: Hyperparameters, ctx: Context, row_splits: dict):
         super().__init__(params, dict(lr=cfg.matrix_lr, base_lr=cfg.matrix_lr, momentum=cfg.muon_momentum,
-                                      backend_steps=cfg.muon_backend_steps, weight_decay=cfg.muon_wd))
-        self.ctx, self.dtype, self.row_norm = ctx, torch.bfloat16 if cfg.muon_dtype == "bf16" else torch.float32, cfg.muon_row_norm
-        # One compiled graph per matrix shape, all made in the compile warm-up (the baseline compiles it too).
-        self.orthogonalize = compile_fn(newton_schulz, cfg)
+                                      backend_steps=cfg.muon_backend_steps))
+        self.ctx, self.row_norm, self.row_splits = ctx, cfg.muon_row_norm, row_splits
+        self.dtype = DTYPES[cfg.muon_dtype]
 
     def update(self, g: Tensor, steps: int, split) -> Tensor:
         if self.row_norm:  # NeoMuon: rows at equal RMS, so no row's gradient scale dominates the orthogonalization
             g = rms_norm(g)
-        parts = [self.orthogonalize(part, steps, self.dtype) * max(1, part.size(0) / part.size(1)) ** 0.5 for part in g.split(split)]
+        parts = [newton_schulz(part, steps, self.dtype) * max(1, part.size(0) / part.size(1)) ** 0.5
+                 for part in g.split(split)]
         return torch.cat(parts).flatten()
 
     @torch.no_grad()
@@ -780,53 +878,63 @@ class Muon(torch.optim.Optimizer):
                     buf = self.state[p].setdefault("momentum_buffer", torch.zeros_like(p.grad))
                     buf.mul_(group["momentum"]).add_(p.grad)
                     g = p.grad.add(buf, alpha=group["momentum"])
-                    flat[offset : offset + p.numel()] = self.update(g, group["backend_steps"], getattr(p, "row_split", [p.size(0)]))
+                    split = self.row_splits.get(p, [p.size(0)])
+                    flat[offset : offset + p.numel()] = self.update(g, group["backend_steps"], split)
                 offset += p.numel()
             self.ctx.all_reduce(flat)
             offset = 0
             for p in params:
-                if group["weight_decay"]:
-                    p.mul_(1 - group["lr"] * group["weight_decay"])
                 p.add_(flat[offset : offset + p.numel()].view_as(p).to(p.dtype), alpha=-group["lr"])
                 offset += p.numel()
 
 
 def param_groups(model: GPT) -> dict[str, list[nn.Parameter]]:
-    """The one place that decides which optimizer owns each parameter."""
-    matrices = [m.weight for m in model.modules() if isinstance(m, CastedLinear) and m is not model.lm_head]  # embedding projections too (record: +0.055 once they trained)
-    head = [model.lm_head.weight] if model.lm_head is not None else []
-    taken = {id(p) for p in matrices + head + [model.tok_emb.weight]}
+    """The one place that decides which optimizer owns each parameter: Muon every linear's matrix, the
+    embedding's projections too (record: +0.055 BPB once they trained), Adam the tied embedding and the rest."""
+    matrices = [m.weight for m in model.modules() if isinstance(m, CastedLinear)]
+    taken = {id(p) for p in matrices + [model.tok_emb.weight]}
     rest = [p for p in model.parameters() if id(p) not in taken]
-    return {"muon": matrices, "embed": [model.tok_emb.weight], "head": head, "scalar": rest}
+    return {"muon": matrices, "embed": [model.tok_emb.weight], "scalar": rest}
 
 
-def build_optimizers(model: GPT, cfg: Hyperparameters, ctx: Dist) -> list[torch.optim.Optimizer]:
+def row_splits(model: GPT) -> dict[Tensor, tuple[int, ...]]:
+    """Row blocks that Muon orthogonalizes separately: the fused q, k and v."""
+    return {m.c_qkv.weight: m.split for m in model.modules() if isinstance(m, CausalSelfAttention)}
+
+
+def build_optimizers(model: GPT, cfg: Hyperparameters, ctx: Context) -> list[torch.optim.Optimizer]:
     groups = param_groups(model)
-    embed_lr = cfg.tied_embed_lr if cfg.tie_embeddings else cfg.embed_lr
-    adam_groups = [
-        dict(params=groups["embed"], lr=embed_lr, base_lr=embed_lr, weight_decay=cfg.adam_wd),
-        dict(params=groups["scalar"], lr=cfg.scalar_lr, base_lr=cfg.scalar_lr, weight_decay=0.0),
-    ]
-    if groups["head"]:
-        adam_groups.append(dict(params=groups["head"], lr=cfg.head_lr, base_lr=cfg.head_lr, weight_decay=cfg.adam_wd))
-    adam = torch.optim.AdamW(adam_groups, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps, fused=cfg.fused_adam)
-    muon = Muon(groups["muon"], cfg, ctx)
-    return [adam, muon]
+    adam_groups = [dict(params=groups["embed"], lr=cfg.tied_embed_lr, base_lr=cfg.tied_embed_lr),
+                   dict(params=groups["scalar"], lr=cfg.scalar_lr, base_lr=cfg.scalar_lr)]
+    adam = torch.optim.AdamW(adam_groups, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps, weight_decay=0.0, fused=cfg.fused_adam)
+    return [adam, Muon(groups["muon"], cfg, ctx, row_splits(model))]
 
 
 # ---- Training ---------------------------------------------------------------
 
 
+def progress(step: int, elapsed_ms: float, cfg: Hyperparameters) -> float:
+    """How far training is: the larger of the wall clock's share of MAX_WALLCLOCK_SECONDS (none without a cap) and
+    the steps' share of ITERATIONS. Every schedule reads it: the learning rate, the QAT switch and the loop switch."""
+    clock = elapsed_ms / (1000 * cfg.max_wallclock_seconds) if cfg.max_wallclock_seconds > 0 else 0.0
+    return max(clock, step / cfg.iterations)
+
+
 def lr_multiplier(step: int, elapsed_ms: float, cfg: Hyperparameters) -> float:
-    """Linear warm-up, then a linear warm-down over the last WARMDOWN_FRAC of training, reaching 0 at ITERATIONS
-    or at the wall-clock cap, whichever comes first (a fraction of the clock, not a step count: no step time to guess)."""
+    """Linear warm-up over WARMUP_STEPS, then a linear warm-down over the last WARMDOWN_FRAC of `progress`, to
+    WARMDOWN_FLOOR at its end (a share of the clock, not a step count: no step time to guess)."""
     warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
-    progress = max(elapsed_ms / (cfg.max_wallclock_seconds * 1000) if cfg.max_wallclock_seconds > 0 else 0.0, step / cfg.iterations)
-    down = (1 - progress) / cfg.warmdown_frac if cfg.warmdown_frac else float(progress < 1)
-    return max(0.0, min(warm, down, 1.0))
+    done = progress(step, elapsed_ms, cfg)
+    down = (1 - done) / cfg.warmdown_frac if cfg.warmdown_frac else float(done < 1)
+    return max(0.0, min(warm, max(down, cfg.warmdown_floor), 1.0))
 
 
-def grad_accum_steps(cfg: Hyperparameters, ctx: Dist) -> int:
+def switch_states(done: float, cfg: Hyperparameters) -> tuple[bool, int]:
+    """The late switches at training progress `done`: (ternary forward on, passes of the shared blocks)."""
+    return bool(cfg.ternary_kinds) and done >= cfg.qat_start_frac, 1 + sum(done >= f for f in cfg.loop_fracs)
+
+
+def grad_accum_steps(cfg: Hyperparameters, ctx: Context) -> int:
     accum = cfg.grad_accum_steps or (max(1, 8 // ctx.world) if ctx.device.type == "cuda" else 1)
     if cfg.train_batch_tokens % (ctx.world * accum * cfg.train_seq_len):
         raise ConfigError(
@@ -835,54 +943,67 @@ def grad_accum_steps(cfg: Hyperparameters, ctx: Dist) -> int:
     return accum
 
 
-def all_reduce_grads(params: list[nn.Parameter], ctx: Dist, average: bool):
-    """Sums (or averages) gradients over ranks in one coalesced all-reduce; a parameter without a
-    gradient counts as zero, so every rank reduces the same tensors."""
+GRAD_BUCKET = 2**23  # elements per gradient all-reduce: 16 MB in bf16
+
+
+def all_reduce_grads(params: list[nn.Parameter], ctx: Context, dtype: torch.dtype):
+    """Averages gradients over ranks, in `dtype` (bf16 halves the bytes), in buckets each sent as soon as it
+    is packed, so packing and exchanges overlap. A parameter without a gradient counts as zero, so every rank
+    reduces the same tensors. (A compiled fullgraph backward hands out every gradient at its end: there is
+    no backward left to overlap the exchange with.)"""
     for p in params:
         if p.grad is None:
             p.grad = torch.zeros_like(p)
-    if ctx.world == 1:
-        return
-    flat = torch.cat([p.grad.flatten() for p in params])
-    dist.all_reduce(flat)
-    if average:
-        flat /= ctx.world
-    offset = 0
+    buckets, sizes = [[]], [0]
     for p in params:
-        p.grad.copy_(flat[offset : offset + p.numel()].view_as(p.grad))
-        offset += p.numel()
+        if sizes[-1] >= GRAD_BUCKET:
+            buckets.append([])
+            sizes.append(0)
+        buckets[-1].append(p)
+        sizes[-1] += p.numel()
+    sent = []
+    for bucket in buckets:
+        flat = torch.cat([p.grad.flatten() for p in bucket]).div_(ctx.world).to(dtype)
+        sent.append((bucket, flat, dist.all_reduce(flat, async_op=True)))
+    for bucket, flat, work in sent:
+        work.wait()
+        for p, g in zip(bucket, flat.split([p.numel() for p in bucket])):
+            p.grad.copy_(g.view_as(p.grad))
 
 
-def autocast(cfg: Hyperparameters, ctx: Dist):
+def autocast(cfg: Hyperparameters, ctx: Context):
     return torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=cfg.autocast == "bf16")
 
 
-def forward_fn(model: GPT, cfg: Hyperparameters, ctx: Dist, compiled: bool):
-    """model.logits under the configured autocast; with `compiled`, as compile_fn leaves it."""
-    logits = compile_fn(model.logits, cfg) if compiled else model.logits
+def scorer(model: GPT, cfg: Hyperparameters, ctx: Context, compiled: bool):
+    """model.nll under the configured autocast, compiled as compile_fn leaves it when `compiled`; it takes the
+    offset as an int and keeps one device tensor per offset (a fresh one per call would sync the host)."""
+    nll, offsets = compile_fn(model.nll, cfg) if compiled else model.nll, {}
 
-    def fwd(idx: Tensor) -> Tensor:
+    def score(idx: Tensor, targets: Tensor, offset: int, count: int) -> Tensor:
+        if offset not in offsets:
+            offsets[offset] = torch.tensor(offset, device=ctx.device)
         with autocast(cfg, ctx):
-            return logits(idx)
-    return fwd
+            return nll(idx, targets, offsets[offset], count)
+    return score
 
 
-def train(model: GPT, cfg: Hyperparameters, ctx: Dist, data: EvalData, log: Logger):
+def train(model: GPT, cfg: Hyperparameters, ctx: Context, data: EvalData, log: Logger):
     loader = DistributedTokenLoader(shard_files(cfg, "train"), cfg, ctx)
     optimizers = build_optimizers(model, cfg, ctx)
     accum = grad_accum_steps(cfg, ctx)
     step_model = compile_fn(model, cfg)
 
-    def train_step(step: int, elapsed_ms: float) -> Tensor:
+    def train_step(step: int, elapsed_ms: float, loops: int) -> Tensor:
         total = torch.zeros((), device=ctx.device)
         for _ in range(accum):
             x, y = loader.next_batch(cfg.train_batch_tokens // accum)
             with autocast(cfg, ctx):
-                objective, loss = step_model(x, y)
+                objective, loss = step_model(x, y, loops)
             (objective / accum).backward()
             total += loss.detach() / accum
         if ctx.world > 1:
-            all_reduce_grads([p for p in model.parameters() if p.requires_grad], ctx, average=True)
+            all_reduce_grads([p for p in model.parameters() if p.requires_grad], ctx, DTYPES[cfg.grad_reduce_dtype])
         if cfg.grad_clip_norm:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip_norm)
         mult = lr_multiplier(step, elapsed_ms, cfg)
@@ -896,58 +1017,55 @@ def train(model: GPT, cfg: Hyperparameters, ctx: Dist, data: EvalData, log: Logg
         model.zero_grad(set_to_none=True)
         return total
 
-    # Late switches: each turns on once training progress reaches its fraction (0 = from the first step).
-    switches = {"qat_on": (cfg.qat_start_frac, lambda on: set_qat(model, on))} if cfg.ternary_kinds else {}
-    if cfg.loops > 1:
-        switches["loops_on"] = (cfg.loop_start_frac, lambda on: setattr(model, "train_loops", cfg.loops if on else 1))
     if cfg.compile_warmup_steps:
-        # Prime compilation in every combination of switch states outside the timed run, then restore the
-        # initial state, so that no switch costs a recompile mid-run.
+        # Untimed steps through every combination of the late switches compile each graph the run will need,
+        # so no switch recompiles mid-run; then weights, optimizer state and data start over.
         warm_t0, saved = time.perf_counter(), {k: v.clone() for k, v in model.state_dict().items()}
         saved_opt = [opt.state_dict() for opt in optimizers]
+        passes = sorted({switch_states(f, cfg)[1] for f in (0.0, *cfg.loop_fracs)} | {1})
+        combos = list(itertools.product((False, True) if cfg.ternary_kinds else (False,), passes))
         for i in range(cfg.compile_warmup_steps):
-            for bit, (_, apply) in enumerate(switches.values()):
-                apply(bool(i >> bit & 1))
-            train_step(i, 0.0)
+            set_qat(model, combos[i % len(combos)][0])
+            train_step(i, 0.0, combos[i % len(combos)][1])
         model.load_state_dict(saved)
         for opt, state in zip(optimizers, saved_opt):
             opt.load_state_dict(state)
         loader = DistributedTokenLoader(loader.files, cfg, ctx)
         log(f"compile_warmup steps:{cfg.compile_warmup_steps} time:{1000 * (time.perf_counter() - warm_t0):.0f}ms")
-    for _, apply in switches.values():
-        apply(False)  # the loop switches each on when due, those at 0 before the first step
-    pending = dict(switches)
 
     cap_ms = cfg.max_wallclock_seconds * 1000
-    train_ms, step, loss = 0.0, 0, torch.zeros((), device=ctx.device)
+    train_ms, step, loss, bad = 0.0, 0, torch.zeros((), device=ctx.device), torch.zeros((), device=ctx.device)
+    (qat, loops), clock = (False, 1), AgreedClock(cfg, ctx)
+    set_qat(model, qat)
     sync(ctx)
     t0 = time.perf_counter()
     while True:
-        # One collective per step gives every rank the slowest clock (so the LR, the switches and the stop
-        # agree) and whether any rank's loss is NaN or inf.
-        elapsed, diverged = agree_step(ctx, train_ms + 1000 * (time.perf_counter() - t0), loss, step)
+        elapsed, diverged = clock.read(step, train_ms + 1000 * (time.perf_counter() - t0), bad)
         last = step == cfg.iterations or (cap_ms > 0 and elapsed >= cap_ms)
-        if diverged or (last and not torch.isfinite(loss).item()):
+        if diverged:
             log(f"abort reason:nonfinite_loss step:{step}")
             raise DivergedError(f"the training loss is not finite at step {step}: lower the learning rates "
-                                "(MATRIX_LR, SCALAR_LR, TIED_EMBED_LR or EMBED_LR/HEAD_LR) or set GRAD_CLIP_NORM; no artifact was written")
+                                "(MATRIX_LR, SCALAR_LR, TIED_EMBED_LR) or set GRAD_CLIP_NORM; no artifact was written")
         if (cfg.val_loss_every and step % cfg.val_loss_every == 0 and step > 0) or (last and cfg.val_loss_every):
             sync(ctx)
             train_ms += 1000 * (time.perf_counter() - t0)
-            nll = score_stream(forward_fn(model, cfg, ctx, compiled=False), data, cfg.train_seq_len, cfg.train_seq_len, cfg, ctx)
+            nll = score_stream(scorer(model, cfg, ctx, compiled=False), data, cfg.train_seq_len, cfg.train_seq_len, cfg, ctx)
             val_loss, val_bpb = eval_stats(nll, data)
-            log(f"step:{step}/{cfg.iterations} val_loss:{val_loss:.4f} val_bpb:{val_bpb:.4f} train_time:{train_ms:.0f}ms step_avg:{train_ms / max(step, 1):.2f}ms")
+            log(f"step:{step}/{cfg.iterations} val_loss:{val_loss:.4f} val_bpb:{val_bpb:.4f} "
+                f"train_time:{train_ms:.0f}ms step_avg:{train_ms / max(step, 1):.2f}ms")
             sync(ctx)
             t0 = time.perf_counter()
         if last:
             break
-        progress = elapsed / cap_ms if cap_ms else step / cfg.iterations
-        for name, (frac, apply) in list(pending.items()):
-            if progress >= frac:
-                apply(True)
-                log(f"{name} step:{step}")
-                del pending[name]
-        loss = train_step(step, elapsed)
+        now_qat, now_loops = switch_states(progress(step, elapsed, cfg), cfg)
+        if now_qat > qat:
+            log(f"qat_on step:{step}")
+            set_qat(model, True)
+        if now_loops > loops:
+            log(f"loops_on step:{step} passes:{now_loops}")
+        qat, loops = now_qat, now_loops
+        loss = train_step(step, elapsed, loops)
+        bad = torch.maximum(bad, (~torch.isfinite(loss)).float())
         step += 1
         if step % cfg.train_log_every == 0 or step <= 5:
             mean = ctx.all_reduce(loss.clone()) / ctx.world
@@ -958,7 +1076,8 @@ def train(model: GPT, cfg: Hyperparameters, ctx: Dist, data: EvalData, log: Logg
     if step < cfg.iterations:
         log(f"stopping_early: wallclock_cap train_time:{train_ms:.0f}ms step:{step}/{cfg.iterations}")
     if ctx.device.type == "cuda":
-        log(f"peak memory allocated:{torch.cuda.max_memory_allocated() // 2**20}MiB reserved:{torch.cuda.max_memory_reserved() // 2**20}MiB")
+        log(f"peak memory allocated:{torch.cuda.max_memory_allocated() // 2**20}MiB "
+            f"reserved:{torch.cuda.max_memory_reserved() // 2**20}MiB")
 
 
 class DivergedError(RunError):
@@ -966,23 +1085,40 @@ class DivergedError(RunError):
     status = 3
 
 
-def agree_step(ctx: Dist, elapsed_ms: float, loss: Tensor, step: int) -> tuple[float, bool]:
-    """(slowest clock, any rank's loss non-finite) from the collective the clock needs anyway; one process reads the loss every 10 steps."""
-    if ctx.world == 1:
-        return elapsed_ms, step % 10 == 0 and not torch.isfinite(loss).item()
-    state = torch.stack((torch.tensor(elapsed_ms, dtype=torch.float64, device=ctx.device), (~torch.isfinite(loss)).double()))
-    elapsed, bad = ctx.all_reduce(state, dist.ReduceOp.MAX).tolist()
-    return elapsed, bad > 0
+class AgreedClock:
+    """The training clock every rank agrees on, read from the device every SYNC_EVERY steps only, so that the
+    host never drains the device's queue in between. A read is one collective: the slowest rank's clock and
+    whether any rank's loss went non-finite. Between reads every rank extrapolates the same clock from the last
+    read and the step time since the one before, so the LR and the switches agree. Reads come every step once
+    the cap is within two read intervals: the stop is then exact, and an overrun impossible."""
+
+    def __init__(self, cfg: Hyperparameters, ctx: Context):
+        self.cfg, self.ctx = cfg, ctx
+        self.step, self.elapsed, self.step_ms, self.every = 0, 0.0, 0.0, cfg.sync_every
+
+    def read(self, step: int, elapsed_ms: float, bad: Tensor) -> tuple[float, bool]:
+        """(agreed elapsed ms, diverged) at `step`; `bad` > 0 where a local loss was non-finite."""
+        if step % self.every and step != self.cfg.iterations:
+            return self.elapsed + (step - self.step) * self.step_ms, False
+        state = torch.stack((torch.tensor(elapsed_ms, dtype=torch.float64, device=self.ctx.device), bad.double()))
+        elapsed, worst = self.ctx.all_reduce(state, dist.ReduceOp.MAX).tolist()
+        if step > self.step:
+            self.step_ms = (elapsed - self.elapsed) / (step - self.step)
+        self.step, self.elapsed = step, elapsed
+        cap_ms = 1000 * self.cfg.max_wallclock_seconds
+        if cap_ms and elapsed + 2 * (self.cfg.sync_every + 1) * self.step_ms >= cap_ms:
+            self.every = 1
+        return elapsed, worst > 0
 
 
-def agree(ctx: Dist, flag: bool) -> bool:
+def agree(ctx: Context, flag: bool) -> bool:
     """True on every rank if it is true on any: ranks must take the same branch."""
     if ctx.world == 1:
         return flag
     return bool(ctx.all_reduce(torch.tensor([float(flag)], device=ctx.device), dist.ReduceOp.MAX).item())
 
 
-def sync(ctx: Dist):
+def sync(ctx: Context):
     if ctx.device.type == "cuda":
         torch.cuda.synchronize()
 
@@ -991,9 +1127,10 @@ def sync(ctx: Dist):
 # File = MAGIC, version (u32), crc32 of the rest (u32), then zstd(level 22) of:
 #   u32 manifest length, manifest JSON {config, tensors: [{name, shape, encoding, meta, offset, length}]},
 #   payload bytes. Loading parses JSON and numbers only: it can never execute code.
-# Each encoding is a pack/unpack/size triple in ENCODINGS; adding a format is adding a row.
+# Each encoding is a pack/unpack/size triple in ENCODINGS; adding a format is adding a row. Packing is
+# pure: it returns the bytes and the metadata that unpacking needs.
 
-ARTIFACT_MAGIC, ARTIFACT_VERSION = b"PGOLFART", 2  # 2: q, k, v fused into c_qkv; version 1 files are refused
+ARTIFACT_MAGIC, ARTIFACT_VERSION = b"PGOLFART", 3  # files of another version are refused
 ZSTD_LEVEL = 22
 
 
@@ -1041,17 +1178,17 @@ def unpack_trits(buf: bytes, n: int) -> np.ndarray:
 
 
 def pack_float(dtype):
-    return lambda t, meta: t.detach().to(dtype).cpu().contiguous().view(torch.uint8).numpy().tobytes()
+    return lambda t, meta: (t.detach().to(dtype).cpu().contiguous().view(torch.uint8).numpy().tobytes(), meta)
 
 
 def unpack_float(dtype):
     return lambda buf, shape, meta: torch.frombuffer(bytearray(buf), dtype=dtype).float().reshape(shape)
 
 
-def pack_int(t: Tensor, meta: dict) -> bytes:
+def pack_int(t: Tensor, meta: dict) -> tuple[bytes, dict]:
     q, scale = quantize_int_rows(t, meta["bits"])
     offset = 2 ** (meta["bits"] - 1)
-    return scale.half().numpy().tobytes() + pack_bits((q.flatten().long() + offset).numpy(), meta["bits"])
+    return scale.half().numpy().tobytes() + pack_bits((q.flatten().long() + offset).numpy(), meta["bits"]), meta
 
 
 def unpack_int(buf: bytes, shape, meta: dict) -> Tensor:
@@ -1073,15 +1210,14 @@ def unpack_mask(buf: bytes, n: int, nonzero: int) -> np.ndarray:
     return trits
 
 
-def pack_ternary(t: Tensor, meta: dict) -> bytes:
-    """Scales, then the trits base 3 or as a bitmask, whichever zstd compresses smaller (the bitmask wins on sparse
-    trits). meta records the choice (one already there is kept: no second choice) and the bitmask's non-zero count."""
+def pack_ternary(t: Tensor, meta: dict) -> tuple[bytes, dict]:
+    """Scales, then the trits base 3 or as a bitmask, whichever zstd compresses smaller (the bitmask wins on
+    sparse trits); the metadata gains the choice and the bitmask's non-zero count."""
     trits, s = ternary_quantize(t.detach().float().cpu(), meta["group"], meta["scale"])
     flat = trits.flatten().numpy()
     packed = {"base3": pack_trits(flat), "mask": pack_mask(flat)}
-    meta["packing"] = meta.get("packing") or min(packed, key=lambda k: len(zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(packed[k])))
-    meta["nonzero"] = int(np.count_nonzero(flat))
-    return s.half().numpy().tobytes() + packed[meta["packing"]]
+    packing = min(packed, key=lambda k: len(zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(packed[k])))
+    return s.half().numpy().tobytes() + packed[packing], {**meta, "packing": packing, "nonzero": int(np.count_nonzero(flat))}
 
 
 def unpack_ternary(buf: bytes, shape, meta: dict) -> Tensor:
@@ -1089,7 +1225,10 @@ def unpack_ternary(buf: bytes, shape, meta: dict) -> Tensor:
     groups = cols // (meta["group"] or cols)
     s = torch.frombuffer(bytearray(buf[: 2 * rows * groups]), dtype=torch.float16).float().view(rows, groups, 1)
     body = buf[2 * rows * groups :]
-    trits = unpack_trits(body, rows * cols) if meta.get("packing", "base3") == "base3" else unpack_mask(body, rows * cols, meta["nonzero"])
+    if meta.get("packing", "base3") == "base3":
+        trits = unpack_trits(body, rows * cols)
+    else:
+        trits = unpack_mask(body, rows * cols, meta["nonzero"])
     return (torch.from_numpy(trits).float().view(rows, groups, -1) * s).reshape(shape)
 
 
@@ -1099,50 +1238,68 @@ def ternary_bytes(shape, m: dict) -> int:
 
 
 class Encoding(NamedTuple):
-    pack: callable
-    unpack: callable
+    pack: callable  # (tensor, meta) -> (bytes, meta for unpack)
+    unpack: callable  # (bytes, shape, meta) -> tensor
     size: callable  # (shape, meta) -> packed bytes
 
 
 ENCODINGS = {
+    "fp32": Encoding(pack_float(torch.float32), unpack_float(torch.float32), lambda shape, m: 4 * math.prod(shape)),
     "fp16": Encoding(pack_float(torch.float16), unpack_float(torch.float16), lambda shape, m: 2 * math.prod(shape)),
     "int": Encoding(pack_int, unpack_int, lambda shape, m: 2 * shape[0] + -(-math.prod(shape) * m["bits"] // 8)),
     "ternary": Encoding(pack_ternary, unpack_ternary, ternary_bytes),  # sized as base 3 before packing picks
 }
 
 
-def tensor_plan(model: GPT, int_bits: int, embed_bits: int) -> list[tuple[str, Tensor, str, dict]]:
-    """(name, tensor, encoding, meta) for every tensor of the state dict."""
+def tensor_plan(model: GPT, bits: dict[str, int]) -> list[tuple[str, Tensor, str, dict, str]]:
+    """(name, tensor, encoding, meta, precision group) of every tensor of the state dict, at the groups' `bits`:
+    the embedding and its projections (embed), the other non-ternary matrices (int), and the gains, scales,
+    mixes and skip weights (side: fp32 or fp16)."""
     kinds = {}
     for name, m in model.named_modules():
         if isinstance(m, BitLinear):
-            kinds[name + ".weight"] = ("ternary", {"group": m.group, "scale": m.scale_kind})
-        elif isinstance(m, CastedLinear) and m is not model.lm_head:
-            kinds[name + ".weight"] = ("int", {"bits": int_bits})
-    for name in ("tok_emb.weight", "lm_head.weight", "embed_in.weight", "embed_out.weight"):
-        kinds[name] = ("int", {"bits": embed_bits})
-    plan = []
-    for name, t in model.state_dict().items():
-        enc, meta = kinds.get(name, ("fp16", {}))  # gains, scales, mixes, skip weights: 70 KB fewer than fp32 at full shape
-        plan.append((name, t, enc, meta))
-    return plan
+            kinds[name + ".weight"] = ("ternary", {"group": m.group, "scale": m.scale_kind}, "ternary")
+        elif isinstance(m, CastedLinear):
+            group = "embed" if name.startswith("embed_") else "int"
+            kinds[name + ".weight"] = ("int", {"bits": bits[group]}, group)
+    kinds["tok_emb.weight"] = ("int", {"bits": bits["embed"]}, "embed")
+    side = (f"fp{bits['side']}", {}, "side")
+    return [(name, t, *kinds.get(name, side)) for name, t in model.state_dict().items()]
 
 
-def encode_artifact(model: GPT, cfg: Hyperparameters, int_bits: int, embed_bits: int) -> tuple[bytes, dict]:
-    entries, payload, plan = [], bytearray(), tensor_plan(model, int_bits, embed_bits)
-    stats = {"ternary_params": 0, "ternary_bytes": 0, "plan": plan}  # plan: the metas as packed, for export's check
-    for name, t, enc, meta in plan:
-        blob = ENCODINGS[enc].pack(t.detach().cpu(), meta)
-        entries.append({"name": name, "shape": list(t.shape), "encoding": enc, "meta": meta, "offset": len(payload), "length": len(blob)})
+def bit_ladders(cfg: Hyperparameters) -> dict[str, list[int]]:
+    """Each precision group's bits, most precise first: from EMBED_BITS and INT_BITS (the ceilings) down to 5 and
+    4 bits, and the side tensors in fp32, then fp16."""
+    return {"embed": list(range(cfg.embed_bits, min(cfg.embed_bits, 5) - 1, -1)),
+            "int": list(range(cfg.int_bits, min(cfg.int_bits, 4) - 1, -1)), "side": [32, 16]}
+
+
+class Packed(NamedTuple):
+    blob: bytes  # the artifact file
+    tensors: list[dict]  # the manifest's entries: name, shape, encoding, meta, offset, length
+    payload: bytes  # the packed tensors, before compression
+
+    def state(self) -> dict[str, Tensor]:
+        """The weights as the artifact stores them, dequantized."""
+        return {e["name"]: ENCODINGS[e["encoding"]].unpack(self.payload[e["offset"] : e["offset"] + e["length"]],
+                                                           tuple(e["shape"]), e["meta"]) for e in self.tensors}
+
+
+def encode_artifact(model: GPT, cfg: Hyperparameters, bits: dict[str, int], cache: dict | None = None) -> Packed:
+    """The artifact at the groups' `bits`; `cache` keeps packed tensors between attempts at other bits."""
+    tensors, payload, cache = [], bytearray(), {} if cache is None else cache
+    for name, t, enc, meta, _ in tensor_plan(model, bits):
+        key = (name, enc, json.dumps(meta))
+        if key not in cache:
+            cache[key] = ENCODINGS[enc].pack(t.detach().cpu(), meta)
+        blob, meta = cache[key]
+        tensors.append({"name": name, "shape": list(t.shape), "encoding": enc, "meta": meta,
+                        "offset": len(payload), "length": len(blob)})
         payload += blob
-        if enc == "ternary":
-            stats["ternary_params"] += t.numel()
-            stats["ternary_bytes"] += len(blob)
-    manifest = json.dumps({"config": cfg.model_config(), "tensors": entries}).encode()
-    body = struct.pack("<I", len(manifest)) + manifest + bytes(payload)
-    compressed = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(body)
+    manifest = json.dumps({"config": cfg.model_config(), "tensors": tensors}).encode()
+    compressed = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(struct.pack("<I", len(manifest)) + manifest + bytes(payload))
     blob = ARTIFACT_MAGIC + struct.pack("<II", ARTIFACT_VERSION, zlib.crc32(compressed)) + compressed
-    return blob, stats
+    return Packed(blob, tensors, bytes(payload))
 
 
 def decode_artifact(blob: bytes, source: str = "artifact") -> tuple[dict, dict[str, Tensor]]:
@@ -1152,7 +1309,8 @@ def decode_artifact(blob: bytes, source: str = "artifact") -> tuple[dict, dict[s
         raise ArtifactError(f"{source}: not a train_gpt.py artifact (bad magic); pass a file written by this script")
     version, crc = struct.unpack("<II", blob[len(ARTIFACT_MAGIC) : head])
     if version != ARTIFACT_VERSION:
-        raise ArtifactError(f"{source}: artifact format version {version}, this script reads version {ARTIFACT_VERSION}; re-export it with this script")
+        raise ArtifactError(f"{source}: artifact format version {version}, this script reads version {ARTIFACT_VERSION}; "
+                            "re-export it with this script")
     if zlib.crc32(blob[head:]) != crc:
         raise ArtifactError(f"{source}: checksum mismatch, the file is truncated or corrupted; re-export or re-copy it")
     try:
@@ -1171,7 +1329,7 @@ def decode_artifact(blob: bytes, source: str = "artifact") -> tuple[dict, dict[s
     return config, state
 
 
-def model_from_artifact(path: str, cfg: Hyperparameters, ctx: Dist) -> tuple[GPT, Hyperparameters]:
+def model_from_artifact(path: str, cfg: Hyperparameters, ctx: Context) -> tuple[GPT, Hyperparameters]:
     """Rebuilds the network from the artifact alone. Ternary weights arrive already quantized, so they
     load into plain linears: quantizing again would change their scales, and would cost every forward."""
     if not os.path.isfile(path):
@@ -1191,58 +1349,105 @@ def code_bytes() -> int:
     return len(Path(__file__).read_bytes())
 
 
-def estimate_artifact_bytes(cfg: Hyperparameters, int_bits: int | None = None, embed_bits: int | None = None) -> int:
-    """Packed size before zstd, plus zstd's worst-case framing: an upper bound for the real file."""
+def estimate_artifact_bytes(cfg: Hyperparameters, bits: dict[str, int] | None = None) -> int:
+    """Packed size before zstd, plus zstd's worst-case framing: an upper bound for the real file (at the
+    ceilings unless `bits` says otherwise)."""
     with torch.device("meta"):
         model = GPT(cfg)
-    plan = tensor_plan(model, int_bits or cfg.int_bits, embed_bits or cfg.embed_bits)
-    body = sum(ENCODINGS[enc].size(tuple(t.shape), meta) + 160 for _, t, enc, meta in plan)
+    plan = tensor_plan(model, bits or {g: ladder[0] for g, ladder in bit_ladders(cfg).items()})
+    body = sum(ENCODINGS[enc].size(tuple(t.shape), meta) + 160 for _, t, enc, meta, _ in plan)
     return code_bytes() + len(ARTIFACT_MAGIC) + 8 + 1024 + body + body // 131072 * 3 + 64
 
 
-def shrink_plan(cfg: Hyperparameters) -> list[tuple[int, int]]:
-    """(int_bits, embed_bits) export tries in turn: as configured, then fewer bits for block matrices (none when all are ternary), then for embeddings."""
-    low = min(cfg.int_bits, 4) if cfg.ternary_kinds != {"attn", "mlp"} else cfg.int_bits
-    return [(b, cfg.embed_bits) for b in range(cfg.int_bits, low - 1, -1)] + [(low, e) for e in range(cfg.embed_bits - 1, 4, -1)]
-
-
 def check_budget(cfg: Hyperparameters, log: Logger):
-    """Training starts only when export is sure to fit: the last setting of the shrink plan, by the upper bound."""
-    estimate, smallest = (estimate_artifact_bytes(cfg, *bits) for bits in (shrink_plan(cfg)[0], shrink_plan(cfg)[-1]))
+    """Training starts only when export is sure to fit: every group at its fewest bits, by the upper bound."""
+    estimate = estimate_artifact_bytes(cfg)
+    smallest = estimate_artifact_bytes(cfg, {g: ladder[-1] for g, ladder in bit_ladders(cfg).items()})
     log(f"budget_estimate bytes:{estimate} smallest:{smallest} limit:{cfg.artifact_limit}")
     if smallest > cfg.artifact_limit:
-        raise ConfigError(f"estimated artifact {smallest} bytes, with the fewest bits export may use, is over ARTIFACT_LIMIT={cfg.artifact_limit} by {smallest - cfg.artifact_limit} "
-                          "bytes: lower MODEL_DIM, MLP_MULT, layers or EMBED_DIM; `python tools/plan.py` prints the bytes of any setting")
+        raise ConfigError(f"estimated artifact {smallest} bytes, with the fewest bits export may use, is over "
+                          f"ARTIFACT_LIMIT={cfg.artifact_limit} by {smallest - cfg.artifact_limit} bytes: lower MODEL_DIM, "
+                          "MLP_MULT, layers or EMBED_DIM; `python tools/plan.py` prints the bytes of any setting")
 
 
-def export_artifact(model: GPT, cfg: Hyperparameters, ctx: Dist, path: str, log: Logger) -> str:
+def relative_error(t: Tensor, enc: str, meta: dict) -> float:
+    """Squared error of t as `enc` stores it, relative to t's own energy: the clip search's measure."""
+    w = t.detach().float().cpu()
+    if enc == "int":
+        stored = torch.mul(*quantize_int_rows(w, meta["bits"])).view_as(w)
+    else:
+        stored = w.to(torch.float16 if enc == "fp16" else torch.float32).float()
+    return float((stored - w).square().sum() / w.square().sum().clamp_min(1e-30))
+
+
+def step_down_cost(model: GPT, bits: dict[str, int], group: str, lower: int) -> float:
+    """Relative error added per byte saved when `group` goes from its bits to `lower`, over the group's tensors."""
+    error, saved, lowered = 0.0, 0, tensor_plan(model, {**bits, group: lower})
+    for (_, t, enc, meta, g), (_, _, low_enc, low_meta, _) in zip(tensor_plan(model, bits), lowered):
+        if g == group:
+            error += relative_error(t, low_enc, low_meta) - relative_error(t, enc, meta)
+            saved += ENCODINGS[enc].size(tuple(t.shape), meta) - ENCODINGS[low_enc].size(tuple(t.shape), low_meta)
+    return error / max(saved, 1)
+
+
+def fit_export(model: GPT, cfg: Hyperparameters, log: Logger) -> tuple[Packed, dict[str, int]]:
+    """The most precise artifact that fits ARTIFACT_LIMIT, by its real size after zstd (an estimate would leave
+    the compression's savings unspent). Every group starts at its ceiling. While the artifact is over the
+    limit, the group whose next step down costs the least error per byte saved steps down; then each group
+    steps back up while it still fits, so that no group could take one more step and fit."""
+    ladders, cache, n_code = bit_ladders(cfg), {}, code_bytes()
+    groups = {g for *_, g in tensor_plan(model, {g: ladder[0] for g, ladder in ladders.items()})}
+    level = {g: 0 for g in ladders}
+
+    def attempt(level: dict[str, int]) -> Packed | None:
+        bits = {g: ladders[g][i] for g, i in level.items()}
+        packed = encode_artifact(model, cfg, bits, cache)
+        total = n_code + len(packed.blob)
+        if total > cfg.artifact_limit:
+            log(f"shrink over_limit bytes_total:{total} limit:{cfg.artifact_limit} tried "
+                + " ".join(f"{g}_bits:{b}" for g, b in bits.items()))
+        return packed if total <= cfg.artifact_limit else None
+
+    packed = attempt(level)
+    while packed is None:
+        down = [g for g in ladders if g in groups and level[g] + 1 < len(ladders[g])]
+        if not down:
+            raise ArtifactError(f"no export fits ARTIFACT_LIMIT={cfg.artifact_limit}; reduce MODEL_DIM or layers")
+        bits = {g: ladders[g][i] for g, i in level.items()}
+        group = min(down, key=lambda g: step_down_cost(model, bits, g, ladders[g][level[g] + 1]))
+        level[group] += 1
+        packed = attempt(level)
+    while up := next((g for g in ladders if level[g] > 0 and attempt({**level, g: level[g] - 1})), None):
+        level[up] -= 1
+        packed = attempt(level)
+    bits = {g: ladders[g][i] for g, i in level.items()}
+    if any(level.values()):
+        log("shrink applied " + " ".join(f"{g}_bits:{b}" for g, b in bits.items()) + f" bytes_total:{n_code + len(packed.blob)}")
+    return packed, bits
+
+
+def export_artifact(model: GPT, cfg: Hyperparameters, ctx: Context, path: str, log: Logger) -> str:
     """Rank 0 writes the smallest-change artifact that fits ARTIFACT_LIMIT, reads it back and checks
     it; an artifact over the limit is never written. Every rank then loads the same file."""
     error, n_code = None, code_bytes()
     if ctx.rank == 0:
         try:
-            for int_bits, embed_bits in shrink_plan(cfg):
-                blob, stats = encode_artifact(model, cfg, int_bits, embed_bits)
-                total = n_code + len(blob)
-                if total <= cfg.artifact_limit:
-                    break
-                log(f"shrink over_limit bytes_total:{total} limit:{cfg.artifact_limit} tried int_bits:{int_bits} embed_bits:{embed_bits}")
-            else:
-                raise ArtifactError(f"no export fits ARTIFACT_LIMIT={cfg.artifact_limit} (smallest {total} bytes); reduce MODEL_DIM or layers")
-            if (int_bits, embed_bits) != (cfg.int_bits, cfg.embed_bits):
-                log(f"shrink applied int_bits:{int_bits} embed_bits:{embed_bits} bytes_total:{total}")
+            packed, bits = fit_export(model, cfg, log)
+            total = n_code + len(packed.blob)
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(path + ".tmp")
-            tmp.write_bytes(blob)
+            tmp.write_bytes(packed.blob)
             _, state = decode_artifact(tmp.read_bytes(), str(tmp))
-            expected = {n: ENCODINGS[e].unpack(ENCODINGS[e].pack(t.cpu(), m), tuple(t.shape), m) for n, t, e, m in stats["plan"]}
-            if any(not torch.equal(state[n], expected[n]) for n in expected):
+            if any(not torch.equal(state[name], t) for name, t in packed.state().items()):
                 raise ArtifactError(f"{tmp}: read-back does not match the exported weights")
             os.replace(tmp, path)
-            bits = 8 * stats["ternary_bytes"] / max(stats["ternary_params"], 1)
-            log(f"artifact path:{path} bytes_model:{len(blob)} bytes_code:{n_code} bytes_total:{total}")
-            log(f"artifact bytes_model:{len(blob)} bytes_code:{n_code} bytes_total:{total} "
-                f"ternary_params:{stats['ternary_params']} ternary_bits_per_weight:{bits:.4f}")
+            ternary = [e for e in packed.tensors if e["encoding"] == "ternary"]
+            params = sum(math.prod(e["shape"]) for e in ternary)
+            per_weight = 8 * sum(e["length"] for e in ternary) / max(params, 1)
+            log(f"artifact path:{path} bytes_model:{len(packed.blob)} bytes_code:{n_code} bytes_total:{total}")
+            log(f"artifact bytes_model:{len(packed.blob)} bytes_code:{n_code} bytes_total:{total} "
+                f"ternary_params:{params} ternary_bits_per_weight:{per_weight:.4f} "
+                + " ".join(f"{g}_bits:{b}" for g, b in bits.items()))
         except Exception as exc:  # shared below, so no rank waits forever on a failed rank 0
             error = exc
     if agree(ctx, error is not None):
@@ -1266,28 +1471,30 @@ def plan_windows(a0: int, a1: int, seq_len: int, stride: int) -> Tensor:
 
 
 def gather_sequences(tokens: Tensor, starts, length: int) -> Tensor:
-    """Rows tokens[s : s + length + 1] (inputs [:, :-1], targets [:, 1:]); past the end, after every scored target, the last token."""
+    """Rows tokens[s : s + length + 1] (inputs [:, :-1], targets [:, 1:]); past the end, after every scored
+    target, the last token."""
     starts = torch.as_tensor(starts, device=tokens.device)
     return tokens[(starts[:, None] + torch.arange(length + 1, device=tokens.device)).clamp(max=tokens.numel() - 1)]
 
 
 @torch.no_grad()
-def score_windows(fwd, tokens: Tensor, windows: Tensor, seq_len: int, batch_seqs: int, ctx: Dist, out: Tensor):
-    """Writes the NLL of each window's targets into out[a:b], one scatter per batch.
-    Rank r takes every world-th window and the caller all-reduces `out`. Every forward has the same
-    shape (a compiled forward never recompiles): a window shorter than seq_len still feeds seq_len
-    tokens from its start, and causal attention keeps the positions before b blind to the rest."""
-    mine = windows[ctx.rank :: ctx.world].to(tokens.device)
+def score_windows(score, tokens: Tensor, windows: Tensor, seq_len: int, stride: int, batch_seqs: int, ctx: Context, out: Tensor):
+    """Adds the NLL of each window's targets into `out` (zeros before), one index_add per batch, no host read.
+    Rank r takes every world-th window; the caller all-reduces `out`. Every window feeds the `length` tokens
+    that end at its last target (plan_windows), so its targets a..b-1 are its last b - a positions, and the
+    head runs on the last `count` positions alone: a whole window for the stream's first, `stride` after it.
+    Every forward has one of those two shapes: a compiled forward never recompiles."""
+    mine = windows[ctx.rank :: ctx.world]
     length = min(seq_len, tokens.numel() - 1)
-    cols = torch.arange(length, device=tokens.device)
     for i in range(0, len(mine), batch_seqs):
-        start, a, b = mine[i : i + batch_seqs].unbind(1)
+        rows = mine[i : i + batch_seqs]
+        count = length if int((rows[:, 2] - rows[:, 1]).max()) > stride else min(stride, length)
+        start, a, b = rows.to(tokens.device).unbind(1)
         padded = torch.cat((start, start[-1:].expand(batch_seqs - len(start))))  # repeat the last window
         seqs = gather_sequences(tokens, padded, length)
-        nll = cross_entropy(fwd(seqs[:, :-1]).float(), seqs[:, 1:], reduction="none").view(batch_seqs, length)[: len(start)]
-        target = start[:, None] + cols
-        scored = (target >= a[:, None]) & (target < b[:, None])
-        out[target[scored]] = nll[scored]
+        nll = score(seqs[:, :-1], seqs[:, 1:], length - count, count)[: len(start)]
+        target = b[:, None] - count + torch.arange(count, device=tokens.device)
+        out.index_add_(0, target.clamp(min=0).flatten(), torch.where(target >= a[:, None], nll, 0.0).flatten())
 
 
 def eval_stats(nll: Tensor, data: EvalData) -> tuple[float, float]:
@@ -1295,11 +1502,15 @@ def eval_stats(nll: Tensor, data: EvalData) -> tuple[float, float]:
     return total / nll.numel(), bpb(total, int(data.target_bytes.sum().item()))
 
 
-def score_stream(fwd, data: EvalData, seq_len: int, stride: int, cfg: Hyperparameters, ctx: Dist) -> Tensor:
+def eval_batch(cfg: Hyperparameters, ctx: Context, seq_len: int) -> int:
+    return max(1, cfg.val_batch_size // (ctx.world * seq_len))
+
+
+def score_stream(score, data: EvalData, seq_len: int, stride: int, cfg: Hyperparameters, ctx: Context) -> Tensor:
     """NLL of every validation target; stride == seq_len is the non-overlapping evaluation."""
     nll = torch.zeros(data.tokens.numel() - 1, device=ctx.device)
     windows = plan_windows(0, nll.numel(), seq_len, stride)
-    score_windows(fwd, data.tokens, windows, seq_len, max(1, cfg.val_batch_size // (ctx.world * seq_len)), ctx, nll)
+    score_windows(score, data.tokens, windows, seq_len, stride, eval_batch(cfg, ctx, seq_len), ctx, nll)
     return ctx.all_reduce(nll)
 
 
@@ -1313,11 +1524,12 @@ def doc_batches(tokens: Tensor, n: int, size: int) -> list[Tensor]:
 
 
 def attach_lora(model: GPT, cfg: Hyperparameters, rows: int) -> list[Tensor]:
-    """Fresh fp32 adapters, one row per document, on every linear of the blocks TTT_PARAMS chooses. A is
-    the same for every document; B is zero, so a fresh adapter leaves the artifact's function unchanged."""
-    blocks = model.body.stored_blocks()[-parse_ttt_params(cfg.ttt_params, cfg.num_layers):]
+    """Fresh fp32 adapters, one row per document, on every block linear and on the head's projection (EMBED_DIM
+    > 0). A is the same for every document; B is zero, so fresh adapters leave the artifact's function unchanged.
+    Nothing carries over between documents: a document's scores depend on its own earlier tokens alone."""
     g, device, adapters = torch.Generator().manual_seed(cfg.seed), model.tok_emb.weight.device, []
-    for m in (m for block in blocks for m in block.modules() if isinstance(m, CastedLinear)):
+    linears = [m for block in model.body.stored_blocks() for m in block.modules() if isinstance(m, CastedLinear)]
+    for m in linears + ([model.embed_out] if model.embed_out is not None else []):
         a = (torch.rand(cfg.ttt_lora_rank, m.in_features, generator=g) * 2 - 1) / math.sqrt(m.in_features)
         b = torch.zeros(rows, m.out_features, cfg.ttt_lora_rank, device=device)
         m.lora = (a.repeat(rows, 1, 1).to(device).requires_grad_(), b.requires_grad_())
@@ -1334,87 +1546,101 @@ def detach_lora(model: GPT):
     model.requires_grad_(True)
 
 
-def eval_ttt_doc(model: GPT, fwd, data: EvalData, cfg: Hyperparameters, ctx: Dist, deadline: float, log: Logger) -> Tensor:
-    """Per document, chunk by chunk: score TTT_DOC_CHUNK targets with the document's own fresh LoRA
-    adapters, then step them on those targets, in the same forward. A chunk's window ends at the chunk's
-    end and starts no earlier than the document's BOS. Rows never mix (batched adapters, a per-document
-    loss, an elementwise optimizer), so a score depends on its document's earlier tokens alone, whatever
-    the batching."""
-    tokens, n, L, C = data.tokens, data.tokens.numel() - 1, cfg.eval_seq_len, cfg.ttt_doc_chunk
-    batches = doc_batches(tokens, n, cfg.ttt_doc_batch)[ctx.rank :: ctx.world]
+def ttt_widths(cfg: Hyperparameters) -> list[int]:
+    """The two window widths doc TTT feeds, EVAL_SEQ_LEN / 4 (at least a chunk) and EVAL_SEQ_LEN: two compiled
+    graphs, at 1.3x the window tokens per target of a window that grows by a chunk at a time (FineWeb's
+    validation documents, chunks of 48)."""
+    return sorted({min(cfg.eval_seq_len, max(cfg.ttt_doc_chunk, cfg.eval_seq_len // 4)), cfg.eval_seq_len})
+
+
+def ttt_window(j: int, cfg: Hyperparameters) -> tuple[int, int, int]:
+    """(width, start, offset) of the window that scores chunk j (from 0) of a document: it starts `start` tokens
+    after the document's BOS and its chunk is at positions offset .. offset + chunk - 1. The narrowest width
+    that holds the document up to the chunk's end starts at the BOS; past EVAL_SEQ_LEN it ends at the chunk."""
+    chunk, end = cfg.ttt_doc_chunk, (j + 1) * cfg.ttt_doc_chunk
+    width = next((w for w in ttt_widths(cfg) if end <= w), cfg.eval_seq_len)
+    start = max(0, end - width)
+    return width, start, end - chunk - start
+
+
+def eval_ttt_doc(model: GPT, score, data: EvalData, cfg: Hyperparameters, ctx: Context, deadline: float, log: Logger) -> Tensor:
+    """Per document, chunk by chunk: score TTT_DOC_CHUNK targets with the document's own LoRA adapters, then
+    step them on those targets, in the same forward. A chunk's window starts no earlier than its document's
+    BOS and sees no target after the chunk. Rows never mix (batched adapters, a per-document loss, an
+    elementwise optimizer), so a score depends on its document's earlier tokens alone, whatever the batching."""
+    tokens, chunk, n_targets = data.tokens, cfg.ttt_doc_chunk, data.tokens.numel() - 1
+    batches = doc_batches(tokens, n_targets, cfg.ttt_doc_batch)[ctx.rank :: ctx.world]
     # Chunk steps of each batch (its longest document): the budget projects by these, as batches shrink.
-    steps = [-(-int((b[:, 1] - b[:, 0]).max()) // C) for b in batches]
-    nll = torch.zeros(n, device=ctx.device)
-    adapting, done_s = True, 0.0
+    steps = [-(-int((b[:, 1] - b[:, 0]).max()) // chunk) for b in batches]
+    nll, cols = torch.zeros(n_targets, device=ctx.device), torch.arange(chunk, device=ctx.device)
+    adapting, spent_s = True, 0.0
     for k, docs in enumerate(batches):
         t = time.perf_counter()
-        if adapting and time.perf_counter() + done_s / max(sum(steps[:k]), 1) * sum(steps[k:]) > deadline:
+        if adapting and t + spent_s / max(sum(steps[:k]), 1) * sum(steps[k:]) > deadline:
             adapting = False
             log(f"ttt_stopped doc:{k * ctx.world * cfg.ttt_doc_batch} reason:budget")
-        opt = torch.optim.AdamW(attach_lora(model, cfg, len(docs)), lr=cfg.ttt_lr, weight_decay=0.0)
-        d0, d1 = docs.unbind(1)
+        opt = torch.optim.AdamW(attach_lora(model, cfg, len(docs)), lr=cfg.ttt_lr, betas=(cfg.ttt_beta1, cfg.ttt_beta2),
+                                weight_decay=cfg.ttt_weight_decay)
+        first, end = docs.unbind(1)  # each document's first target and its end
         for j in range(steps[k]):
-            w = min((j + 1) * C, L)  # the document so far, at most L tokens, ending at the chunk's end
-            start = d0 + (j + 1) * C - w
-            seqs = gather_sequences(tokens, start, w)
-            target = start[:, None] + torch.arange(w, device=ctx.device)
-            chunk = (target >= d0[:, None] + j * C) & (target < d1[:, None])
-            for epoch in range(cfg.ttt_epochs if adapting else 1):
-                with torch.set_grad_enabled(adapting):
-                    ce = cross_entropy(fwd(seqs[:, :-1]).float(), seqs[:, 1:], reduction="none").view(len(docs), w)
-                if epoch == 0:
-                    nll[target[chunk]] = ce.detach()[chunk]  # scored before this chunk's step
-                if adapting:
-                    opt.zero_grad(set_to_none=False)
-                    per_doc = torch.where(chunk, ce, 0.0).sum(1) / chunk.sum(1).clamp(min=1)
-                    per_doc.sum().backward()
-                    opt.step()
-        done_s += time.perf_counter() - t
+            width, start, offset = ttt_window(j, cfg)
+            seqs = gather_sequences(tokens, first + start, width)
+            target = first[:, None] + j * chunk + cols
+            scored = target < end[:, None]
+            learn = adapting and j + 1 < steps[k]  # the batch's last chunk teaches no later score
+            with torch.set_grad_enabled(learn):
+                ce = score(seqs[:, :-1], seqs[:, 1:], offset, chunk)
+            nll.index_add_(0, target.clamp(max=n_targets - 1).flatten(), torch.where(scored, ce.detach(), 0.0).flatten())
+            if learn:  # after the chunk's scores are taken
+                opt.zero_grad(set_to_none=False)
+                (torch.where(scored, ce, 0.0).sum(1) / scored.sum(1).clamp(min=1)).sum().backward()
+                opt.step()
+        spent_s += time.perf_counter() - t
     detach_lora(model)
     return ctx.all_reduce(nll)
 
 
-def prime_eval(model: GPT, fwd, data: EvalData, cfg: Hyperparameters, ctx: Dist):
-    """Compiles every shape and grad mode evaluation uses before any timed loop, so no compile lands in the
-    TTT budget projection: the scoring batch, and doc TTT's widths with adapters, with and without
+def prime_eval(model: GPT, score, data: EvalData, cfg: Hyperparameters, ctx: Context):
+    """Compiles every graph evaluation uses before any timed loop, so that no compile lands in the TTT budget's
+    projection: the scoring batch (whole windows, and the stride's tail), and doc TTT's widths with adapters and
     gradients. Leaves weights and gradients untouched."""
-    L, C = min(cfg.eval_seq_len, data.tokens.numel() - 1), cfg.ttt_doc_chunk
-    widths = sorted({min(j * C, cfg.eval_seq_len) for j in range(1, -(-cfg.eval_seq_len // C) + 1)})  # doc TTT's windows
-    torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 2 * len(widths) + 4)
-    batch = max(1, cfg.val_batch_size // (ctx.world * cfg.eval_seq_len))
+    torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 8)
+    length = min(cfg.eval_seq_len, data.tokens.numel() - 1)
 
-    def run(rows: int, width: int, grad: bool):
-        with torch.set_grad_enabled(grad):
-            out = fwd(gather_sequences(data.tokens, torch.zeros(rows, dtype=torch.long), width)[:, :-1])
-        if grad:
-            out.float().sum().backward()
+    def run(rows: int, width: int, offset: int, count: int):
+        seqs = gather_sequences(data.tokens, torch.zeros(rows, dtype=torch.long), width)
+        nll = score(seqs[:, :-1], seqs[:, 1:], offset, count)
+        if nll.requires_grad:
+            nll.sum().backward()
 
-    run(batch, L, False)  # roundtrip and sliding windows
+    with torch.no_grad():
+        for count in {length, min(cfg.eval_stride or length, length)}:
+            run(eval_batch(cfg, ctx, cfg.eval_seq_len), length, length - count, count)
     if cfg.ttt == "doc":
         attach_lora(model, cfg, cfg.ttt_doc_batch)
-        for w in widths:
-            run(cfg.ttt_doc_batch, w, True)
-            run(cfg.ttt_doc_batch, w, False)
+        for width in ttt_widths(cfg):
+            run(cfg.ttt_doc_batch, width, 0, cfg.ttt_doc_chunk)
     detach_lora(model)
     model.zero_grad(set_to_none=True)
 
 
-def evaluate(model: GPT, data: EvalData, cfg: Hyperparameters, ctx: Dist, log: Logger) -> float:
+def evaluate(model: GPT, data: EvalData, cfg: Hyperparameters, ctx: Context, log: Logger) -> float:
     """The configured evaluation of the reloaded artifact, phase by phase; the last phase is the score.
     Compilation (COMPILE=1) happens first, inside the evaluation's clock and budget."""
     model.eval()
-    fwd = forward_fn(model, cfg, ctx, compiled=True)
+    score = scorer(model, cfg, ctx, compiled=True)
     t0, L = time.perf_counter(), cfg.eval_seq_len
     deadline = t0 + cfg.eval_budget_seconds  # TTT stops adapting when it projects to overrun this
     if cfg.compile:
-        prime_eval(model, fwd, data, cfg, ctx)
+        prime_eval(model, score, data, cfg, ctx)
     sync(ctx)
     log(f"eval_compile time:{1000 * (time.perf_counter() - t0):.0f}ms")
-    phases = [("final_roundtrip", lambda: score_stream(fwd, data, L, L, cfg, ctx), "")]
+    phases = [("final_roundtrip", lambda: score_stream(score, data, L, L, cfg, ctx), "")]
     if cfg.eval_stride:
-        phases.append(("final_sliding", lambda: score_stream(fwd, data, L, cfg.eval_stride, cfg, ctx), f" stride:{cfg.eval_stride}"))
+        sliding = lambda: score_stream(score, data, L, cfg.eval_stride, cfg, ctx)  # noqa: E731
+        phases.append(("final_sliding", sliding, f" stride:{cfg.eval_stride}"))
     if cfg.ttt != "off":
-        phases.append(("final_ttt", lambda: eval_ttt_doc(model, fwd, data, cfg, ctx, deadline, log), f" mode:{cfg.ttt}"))
+        phases.append(("final_ttt", lambda: eval_ttt_doc(model, score, data, cfg, ctx, deadline, log), f" mode:{cfg.ttt}"))
     for name, phase, extra in phases:
         sync(ctx)
         t = time.perf_counter()
@@ -1431,7 +1657,7 @@ def evaluate(model: GPT, data: EvalData, cfg: Hyperparameters, ctx: Dist, log: L
 # ---- main: named phases -----------------------------------------------------
 
 
-def log_config(cfg: Hyperparameters, ctx: Dist, log: Logger):
+def log_config(cfg: Hyperparameters, ctx: Context, log: Logger):
     log(f"config profile:{cfg.config_profile} reason:{cfg.profile_reason}")
     gpu = f" gpu:{torch.cuda.get_device_name(ctx.device).replace(' ', '_')}" if ctx.device.type == "cuda" else ""
     log(f"device:{ctx.device.type} world_size:{ctx.world}{gpu} torch:{torch.__version__}")

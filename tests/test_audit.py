@@ -67,18 +67,35 @@ def test_two_processes_are_causal(trained):
     assert done.returncode == 0 and last.startswith("audit causal: true") and "nproc:2" in last, done.stdout + done.stderr[-3000:]
 
 
+SCORE_THEN_STEP = """\
+            nll.index_add_(0, target.clamp(max=n_targets - 1).flatten(), torch.where(scored, ce.detach(), 0.0).flatten())
+            if learn:  # after the chunk's scores are taken
+                opt.zero_grad(set_to_none=False)
+                (torch.where(scored, ce, 0.0).sum(1) / scored.sum(1).clamp(min=1)).sum().backward()
+                opt.step()
+"""
+STEP_THEN_SCORE = """\
+            if learn:
+                opt.zero_grad(set_to_none=False)
+                (torch.where(scored, ce, 0.0).sum(1) / scored.sum(1).clamp(min=1)).sum().backward()
+                opt.step()
+                ce = score(seqs[:, :-1], seqs[:, 1:], offset, chunk)
+            nll.index_add_(0, target.clamp(max=n_targets - 1).flatten(), torch.where(scored, ce.detach(), 0.0).flatten())
+"""
+
+
 def leaky_copy(path):
-    """train_gpt.py whose doc TTT keeps a chunk's score from its last epoch, after stepping on that chunk."""
+    """train_gpt.py whose doc TTT steps on a chunk before it scores it: each score has seen its own target."""
     source = (ROOT / "train_gpt.py").read_text()
-    leaky = source.replace("                if epoch == 0:\n", "                if epoch == cfg.ttt_epochs - 1:\n")
-    assert leaky != source, "eval_ttt_doc no longer scores in its first epoch: update the leak"
+    leaky = source.replace(SCORE_THEN_STEP, STEP_THEN_SCORE)
+    assert leaky != source, "eval_ttt_doc no longer scores, then steps, as written here: update the leak"
     path.write_text(leaky)
     return path
 
 
 def test_a_chunk_stepped_on_before_it_is_scored_is_caught(trained, tmp_path):
     artifact, env = trained
-    done = audit(artifact, {**env, "TTT": "doc", "TTT_EPOCHS": "2"}, script=leaky_copy(tmp_path / "leaky_train_gpt.py"))
+    done = audit(artifact, {**env, "TTT": "doc"}, script=leaky_copy(tmp_path / "leaky_train_gpt.py"))
     last = done.stdout.strip().splitlines()[-1]
     assert done.returncode == 1 and last.startswith("audit causal: false"), done.stdout + done.stderr[-3000:]
     assert "a score depends on later tokens" in last

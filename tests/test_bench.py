@@ -239,6 +239,24 @@ def test_projections_scale_by_world_size_over_8_and_by_the_full_validation_set(
                                     "plain_over_peer_val_bpb": pytest.approx(1.25 / 1.2)}
 
 
+def test_the_peer_converts_our_one_gpu_figures_to_8xh100_through_the_baselines_published_step(tmp_path):
+    (tmp_path / "peer.txt").write_text(peer_log(300.0, 1, 1040297, 1500))
+    (tmp_path / "stack.txt").write_text(ours_log(600.0, 1, 679221, (1000, 2000, 3000)))
+    (tmp_path / "wide.txt").write_text(ours_log(80.0, 8, 679221, (1, 2, 3)))  # another world size: not converted
+    runs = [project.parse_log(p) for p in project.log_files([tmp_path])]
+    factor = 43.54 / 300.0
+    assert project.via_peer(runs) == {"peer_to_8xh100": pytest.approx(factor)}
+    peer, stack, wide = runs
+    assert stack["via_peer_step_ms_8xh100"] == pytest.approx(600.0 * factor)  # twice the baseline's step
+    assert stack["via_peer_steps_600s"] == math.floor(600_000 / (600.0 * factor))
+    assert stack["via_peer_eval_s_8xh100"] == pytest.approx(6.0 * 62_021_846 / 679221 * factor)
+    assert not any(k.startswith("via_peer") for r in (peer, wide) for k in r)
+    assert project.main([str(tmp_path)]) == 0
+    bench = json.loads((tmp_path / "bench.json").read_text())
+    assert bench["ratios"]["peer_to_8xh100"] == pytest.approx(factor)
+    assert project.via_peer([r for r in runs if r["name"] != "peer"]) == {}
+
+
 def test_runs_lacking_gpu_and_torch_take_them_from_bench_env(tmp_path):
     (tmp_path / "bench_env.txt").write_text("gpu:NVIDIA_H200 gpus:1 nproc:1 torch:2.11.0+cu130 python:3.12.3\n")
     (tmp_path / "peer.txt").write_text(peer_log(300.0, 1, 1040297, 1500))

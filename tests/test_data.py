@@ -62,8 +62,8 @@ def test_ranks_read_disjoint_slices_that_match_one_process(tmp_path_factory, seq
     cfg = tiny_cfg(TRAIN_SEQ_LEN=8)
     world = 2
     global_tokens = world * seqs_per_rank * 8
-    single = tg.DistributedTokenLoader(files, cfg, tg.Dist())
-    ranks = [tg.DistributedTokenLoader(files, cfg, tg.Dist(rank=r, world=world)) for r in range(world)]
+    single = tg.DistributedTokenLoader(files, cfg, tg.Context())
+    ranks = [tg.DistributedTokenLoader(files, cfg, tg.Context(rank=r, world=world)) for r in range(world)]
     for _ in range(steps):
         x1, y1 = single.next_batch(global_tokens)
         parts = [loader.next_batch(global_tokens) for loader in ranks]

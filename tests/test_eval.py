@@ -3,20 +3,20 @@ import time
 import torch
 from hypothesis import given, strategies as st
 
-from conftest import eval_data, tg, tiny_model
+from conftest import eval_data, tg, tiny_cfg, tiny_model
 
 MODES = ["plain", "sliding", "doc"]
 
 
 def score(model, cfg, tokens, mode, log=None):
-    data = eval_data(tokens)
+    data, scorer = eval_data(tokens), tg.scorer(model, cfg, tg.Context(), compiled=False)
     deadline = time.perf_counter() + cfg.eval_budget_seconds
     log = log if log is not None else (lambda msg: None)
     if mode == "plain":
-        return tg.score_stream(model.logits, data, cfg.eval_seq_len, cfg.eval_seq_len, cfg, tg.Dist())
+        return tg.score_stream(scorer, data, cfg.eval_seq_len, cfg.eval_seq_len, cfg, tg.Context())
     if mode == "sliding":
-        return tg.score_stream(model.logits, data, cfg.eval_seq_len, cfg.eval_stride, cfg, tg.Dist())
-    return tg.eval_ttt_doc(model, model.logits, data, cfg, tg.Dist(), deadline, log)
+        return tg.score_stream(scorer, data, cfg.eval_seq_len, cfg.eval_stride, cfg, tg.Context())
+    return tg.eval_ttt_doc(model, scorer, data, cfg, tg.Context(), deadline, log)
 
 
 @given(st.integers(1, 400), st.integers(1, 64), st.data())
@@ -37,17 +37,21 @@ def test_every_target_is_scored_exactly_once_with_bounded_windows(n, seq_len, da
 def test_stride_equal_to_sequence_length_gives_the_non_overlapping_loss(blocks, seed):
     model, cfg = tiny_model(seed)
     tokens = torch.randint(0, 64, (blocks * cfg.eval_seq_len + 1,), generator=torch.Generator().manual_seed(seed))
-    nll = tg.score_stream(model.logits, eval_data(tokens), cfg.eval_seq_len, cfg.eval_seq_len, cfg, tg.Dist())
+    nll = score(model, cfg, tokens, "plain")
     x, y = tokens[:-1].view(blocks, -1), tokens[1:].view(blocks, -1)
     with torch.no_grad():
         direct = tg.cross_entropy(model.logits(x), y, reduction="none")
     assert torch.allclose(nll, direct, atol=1e-5)
 
 
-@given(st.sampled_from(MODES), st.integers(2, 90), st.integers(0, 10**6))
+@given(st.sampled_from(MODES + ["doc_competition"]), st.integers(2, 90), st.integers(0, 10**6))
 def test_a_score_depends_only_on_tokens_up_to_its_target(mode, q, seed):
-    """The legality property: changing token q leaves every target before q unchanged."""
-    model, cfg = tiny_model(seed % 7, TTT_LR=0.05, TTT_DOC_CHUNK=6, TTT_DOC_BATCH=3, EVAL_STRIDE=4)
+    """The legality property: changing token q leaves every target before q unchanged. doc_competition: doc TTT
+    with the competition's optimizer (AdamW with beta1 0 and weight decay) and an adapter on the head's projection."""
+    competition = dict(TTT_BETA1=0.0, TTT_BETA2=0.99, TTT_WEIGHT_DECAY=0.5, TTT_DOC_BATCH=2, EMBED_DIM=8)
+    model, cfg = tiny_model(seed % 7, **{"TTT_LR": 0.05, "TTT_DOC_CHUNK": 6, "TTT_DOC_BATCH": 3, "EVAL_STRIDE": 4,
+                                         **(competition if mode == "doc_competition" else {})})
+    mode = mode.removesuffix("_competition")
     g = torch.Generator().manual_seed(seed)
     tokens = torch.randint(2, 64, (97,), generator=g)
     tokens[torch.randint(0, 97, (6,), generator=g)] = tg.BOS_ID
@@ -64,7 +68,7 @@ def test_a_score_depends_only_on_tokens_up_to_its_target(mode, q, seed):
 
 def test_ttt_adapts_a_reloaded_model_after_a_no_grad_evaluation():
     model, cfg = tiny_model(2, TTT_LR=0.05)
-    blob, _ = tg.encode_artifact(model, cfg, 6, 8)
+    blob = tg.encode_artifact(model, cfg, {"int": 6, "embed": 8, "side": 16}).blob
     config, state = tg.decode_artifact(blob)
     reloaded = tg.GPT(cfg)
     reloaded.load_state_dict(state)
@@ -91,16 +95,15 @@ def test_budget_stops_adapting_but_scores_every_target():
     assert torch.allclose(stopped, plain, atol=1e-5) and (stopped > 0).all()
 
 
-@given(st.sampled_from(["all", "last:1", "last:2"]), st.integers(0, 5))
-def test_ttt_puts_adapters_only_on_the_chosen_blocks_and_leaves_the_weights_alone(spec, seed):
-    model, cfg = tiny_model(seed, TTT="doc", TTT_LR=0.05, TTT_PARAMS=spec)
+@given(st.integers(0, 5), st.sampled_from([0, 8]))
+def test_ttt_adapts_every_block_linear_and_the_heads_projection_and_leaves_the_weights_alone(seed, embed_dim):
+    model, cfg = tiny_model(seed, TTT="doc", TTT_LR=0.05, EMBED_DIM=embed_dim)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    tg.attach_lora(model, cfg, 2)
-    blocks = model.body.stored_blocks()
-    k = tg.parse_ttt_params(spec, len(blocks))
-    for i, block in enumerate(blocks):
-        linears = [m for m in block.modules() if isinstance(m, tg.CastedLinear)]
-        assert all((m.lora is not None) == (i >= len(blocks) - k) for m in linears)
+    adapters = tg.attach_lora(model, cfg, 2)
+    linears = [m for b in model.body.stored_blocks() for m in b.modules() if isinstance(m, tg.CastedLinear)]
+    adapted = linears + ([model.embed_out] if embed_dim else [])
+    assert all(m.lora is not None for m in adapted) and len(adapters) == 2 * len(adapted)
+    assert model.embed_in is None or model.embed_in.lora is None
     tg.detach_lora(model)
     assert all(m.lora is None for m in model.modules() if isinstance(m, tg.CastedLinear))
     assert all(p.requires_grad for p in model.parameters())
@@ -108,11 +111,40 @@ def test_ttt_puts_adapters_only_on_the_chosen_blocks_and_leaves_the_weights_alon
     assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())
 
 
+@given(st.integers(1, 12), st.integers(1, 4), st.integers(0, 30))
+def test_each_ttt_window_holds_its_chunk_after_the_documents_earlier_tokens_alone(chunk_mult, width_div, j):
+    """Chunk j's window starts at the document's BOS or ends at the chunk: every position before the chunk is
+    the document's own and none after it is scored; two widths at most, so two compiled graphs."""
+    cfg = tiny_cfg(TTT_DOC_CHUNK=chunk_mult * 2, TRAIN_SEQ_LEN=32, EVAL_SEQ_LEN=24 * width_div + 24)
+    if cfg.ttt_doc_chunk > cfg.eval_seq_len:
+        return
+    width, start, offset = tg.ttt_window(j, cfg)
+    assert width in tg.ttt_widths(cfg) and len(tg.ttt_widths(cfg)) <= 2
+    assert offset + cfg.ttt_doc_chunk <= width and start + offset == j * cfg.ttt_doc_chunk
+    assert start == 0 or offset + cfg.ttt_doc_chunk == width  # from the BOS, or ending at the chunk
+    assert width - offset - cfg.ttt_doc_chunk < width  # a chunk never scored past the window
+
+
+def test_the_head_runs_on_the_scored_positions_alone():
+    model, cfg = tiny_model(3, EVAL_STRIDE=4)
+    tokens = torch.randint(2, 64, (70,), generator=torch.Generator().manual_seed(3))
+    rows = []
+    original = model.head
+    model.head = lambda h: (rows.append(h.shape[1]), original(h))[1]
+    sliding = score(model, cfg, tokens, "sliding")
+    assert set(rows) == {cfg.eval_seq_len, cfg.eval_stride}  # the stream's first window, then each stride's tail
+    model.head = original
+    with torch.no_grad():
+        for start, a, b in tg.plan_windows(0, 69, cfg.eval_seq_len, 4):
+            full = tg.cross_entropy(model.logits(tokens[start:b][None]), tokens[start + 1 : b + 1][None], reduction="none")
+            assert torch.allclose(sliding[a:b], full[a - start :], atol=1e-5)
+
+
 @given(st.integers(1, 16), st.integers(0, 20), st.integers(20, 70))
 def test_sliding_score_is_the_last_position_of_the_targets_own_context(stride, seed, n):
     model, cfg = tiny_model(seed, EVAL_STRIDE=stride)
     tokens = torch.randint(0, 64, (n + 1,), generator=torch.Generator().manual_seed(seed))
-    nll = tg.score_stream(model.logits, eval_data(tokens), cfg.eval_seq_len, stride, cfg, tg.Dist())
+    nll = tg.score_stream(tg.scorer(model, cfg, tg.Context(), False), eval_data(tokens), cfg.eval_seq_len, stride, cfg, tg.Context())
     with torch.no_grad():
         for start, a, b in tg.plan_windows(0, n, cfg.eval_seq_len, stride):
             for t in range(a, b):

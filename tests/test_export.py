@@ -5,16 +5,20 @@ from hypothesis import given, strategies as st
 from conftest import tg, tiny_model
 
 
-def roundtrip(model, cfg, int_bits=6, embed_bits=8):
-    blob, stats = tg.encode_artifact(model, cfg, int_bits, embed_bits)
-    config, state = tg.decode_artifact(blob)
-    return blob, stats, config, state
+def bits(int_bits=6, embed_bits=8, side=16):
+    return {"int": int_bits, "embed": embed_bits, "side": side}
 
 
-def quantized_reference(model, int_bits, embed_bits):
+def roundtrip(model, cfg, int_bits=6, embed_bits=8, side=16):
+    packed = tg.encode_artifact(model, cfg, bits(int_bits, embed_bits, side))
+    config, state = tg.decode_artifact(packed.blob)
+    return packed.blob, packed, config, state
+
+
+def quantized_reference(model, int_bits, embed_bits, side=16):
     """What each tensor should be after export: ternary as trained, integers as quantized."""
     ref = {}
-    for name, t, enc, meta in tg.tensor_plan(model, int_bits, embed_bits):
+    for name, t, enc, meta, _ in tg.tensor_plan(model, bits(int_bits, embed_bits, side)):
         if enc == "ternary":
             trits, s = tg.ternary_quantize(t, meta["group"], meta["scale"])
             ref[name] = (trits * s).reshape(t.shape)
@@ -26,17 +30,19 @@ def quantized_reference(model, int_bits, embed_bits):
     return ref
 
 
-@given(st.sampled_from(["attn,mlp", "none", "attn"]), st.integers(2, 8), st.integers(2, 8), st.booleans(), st.integers(0, 100))
-def test_artifact_roundtrip_reproduces_the_quantized_weights_exactly(ternary, int_bits, embed_bits, tied, seed):
-    model, cfg = tiny_model(seed, TERNARY_LAYERS=ternary, TIE_EMBEDDINGS=int(tied), TERNARY_GROUP=16 if seed % 2 else 0,
+@given(st.sampled_from(["attn,mlp", "none", "attn"]), st.integers(2, 8), st.integers(2, 8), st.sampled_from([16, 32]), st.integers(0, 100))
+def test_artifact_roundtrip_reproduces_the_quantized_weights_exactly(ternary, int_bits, embed_bits, side, seed):
+    model, cfg = tiny_model(seed, TERNARY_LAYERS=ternary, TERNARY_GROUP=16 if seed % 2 else 0,
                             EMBED_DIM=8 if seed % 3 else 0, UNET_SKIPS=int(seed % 4 < 2))
-    _, _, config, state = roundtrip(model, cfg, int_bits, embed_bits)
-    ref = quantized_reference(model, int_bits, embed_bits)
+    _, packed, config, state = roundtrip(model, cfg, int_bits, embed_bits, side)
+    ref = quantized_reference(model, int_bits, embed_bits, side)
     assert config == cfg.model_config() and state.keys() == ref.keys()
     for name in ref:
         assert torch.equal(state[name], ref[name]), name
-    bits = {name: meta.get("bits") for name, _, _, meta in tg.tensor_plan(model, int_bits, embed_bits)}
-    assert all(bits[name] == embed_bits for name in bits if name.startswith(("tok_emb", "embed_in", "embed_out", "lm_head")))
+        assert torch.equal(packed.state()[name], ref[name]), name
+    plan = tg.tensor_plan(model, bits(int_bits, embed_bits, side))
+    assert all(meta["bits"] == embed_bits for name, _, _, meta, _ in plan if name.startswith(("tok_emb", "embed_in", "embed_out")))
+    assert all(enc == f"fp{side}" for _, _, enc, _, group in plan if group == "side")
 
 
 @given(st.integers(2, 8), st.integers(1, 12), st.integers(1, 40), st.floats(0.0, 6.0), st.integers(0, 10**6))
@@ -60,7 +66,7 @@ def test_reloaded_model_gives_the_same_logits(seed, ternary):
     reference = tiny_model(seed, TERNARY_LAYERS=ternary)[0]
     latent = model.state_dict()
     quantized = quantized_reference(model, 6, 8)
-    ternary_names = {n for n, _, enc, _ in tg.tensor_plan(model, 6, 8) if enc == "ternary"}
+    ternary_names = {n for n, _, enc, _, _ in tg.tensor_plan(model, bits()) if enc == "ternary"}
     # The trained model: ternary layers keep their latent weights (quantized in the forward), int layers as quantized.
     reference.load_state_dict({n: latent[n] if n in ternary_names else quantized[n] for n in latent})
     tg.set_qat(reference, True)  # the trained forward: quantizes its latent weights
@@ -78,7 +84,7 @@ def test_reloaded_model_gives_the_same_logits(seed, ternary):
 @given(st.data())
 def test_damaged_artifact_raises_a_clear_error(data):
     model, cfg = tiny_model(1)
-    blob, _ = tg.encode_artifact(model, cfg, 6, 8)
+    blob = tg.encode_artifact(model, cfg, bits()).blob
     kind = data.draw(st.sampled_from(["truncate", "flip", "magic", "version"]))
     raw = bytearray(blob)
     if kind == "truncate":
@@ -98,12 +104,13 @@ def test_damaged_artifact_raises_a_clear_error(data):
 @given(st.floats(0.3, 1.2), st.sampled_from(["attn,mlp", "none"]), st.integers(0, 20))
 def test_written_artifact_never_exceeds_the_limit(tmp_path_factory, fraction, ternary, seed):
     model, cfg = tiny_model(seed, TERNARY_LAYERS=ternary, MODEL_DIM=64, NUM_HEADS=2)
-    blob, _ = tg.encode_artifact(model, cfg, cfg.int_bits, cfg.embed_bits)
+    top = {g: ladder[0] for g, ladder in tg.bit_ladders(cfg).items()}
+    blob = tg.encode_artifact(model, cfg, top).blob
     cfg.artifact_limit = int((tg.code_bytes() + len(blob)) * fraction) if fraction < 1 else tg.code_bytes() + len(blob)
     path = tmp_path_factory.mktemp("a") / "model.pgolf"
     log = []
     try:
-        tg.export_artifact(model, cfg, tg.Dist(), str(path), log.append)
+        tg.export_artifact(model, cfg, tg.Context(), str(path), log.append)
     except tg.ArtifactError:
         assert not path.exists()
         return
@@ -112,11 +119,35 @@ def test_written_artifact_never_exceeds_the_limit(tmp_path_factory, fraction, te
     assert shrunk == (fraction < 1 and path.stat().st_size < len(blob))
 
 
+@given(st.floats(0.45, 1.0), st.sampled_from(["attn,mlp", "none", "mlp"]), st.sampled_from([0, 8]), st.integers(0, 20))
+def test_the_export_fits_and_no_group_could_take_one_more_step_and_still_fit(fraction, ternary, embed_dim, seed):
+    """The export spends the budget from the top: what it writes fits, and each group one step more precise
+    (the others as chosen) would not."""
+    model, cfg = tiny_model(seed, TERNARY_LAYERS=ternary, EMBED_DIM=embed_dim, MODEL_DIM=64, NUM_HEADS=2)
+    ladders = tg.bit_ladders(cfg)
+    top = tg.encode_artifact(model, cfg, {g: ladder[0] for g, ladder in ladders.items()}).blob
+    cfg.artifact_limit = int((tg.code_bytes() + len(top)) * fraction)
+    try:
+        packed, chosen = tg.fit_export(model, cfg, lambda msg: None)
+    except tg.ArtifactError:
+        return
+    assert tg.code_bytes() + len(packed.blob) <= cfg.artifact_limit
+    assert packed.blob == tg.encode_artifact(model, cfg, chosen).blob
+    groups = {g for *_, g in tg.tensor_plan(model, chosen)}
+    for group in groups & set(ladders):
+        i = ladders[group].index(chosen[group])
+        if i > 0:
+            richer = tg.encode_artifact(model, cfg, {**chosen, group: ladders[group][i - 1]}).blob
+            assert tg.code_bytes() + len(richer) > cfg.artifact_limit, group
+
+
 @given(st.sampled_from(["attn,mlp", "none", "mlp"]), st.integers(1, 3), st.sampled_from([0, 8]), st.integers(0, 9))
 def test_budget_estimate_is_an_upper_bound(ternary, loops, embed_dim, seed):
     model, cfg = tiny_model(seed, TERNARY_LAYERS=ternary, LOOPS=loops, EMBED_DIM=embed_dim, UNET_SKIPS=1)
-    blob, _ = tg.encode_artifact(model, cfg, cfg.int_bits, cfg.embed_bits)
-    assert tg.code_bytes() + len(blob) <= tg.estimate_artifact_bytes(cfg)
+    for end in (0, -1):  # the ceilings, and the fewest bits
+        chosen = {g: ladder[end] for g, ladder in tg.bit_ladders(cfg).items()}
+        blob = tg.encode_artifact(model, cfg, chosen).blob
+        assert tg.code_bytes() + len(blob) <= tg.estimate_artifact_bytes(cfg, chosen)
 
 
 def test_training_starts_only_when_the_smallest_export_is_sure_to_fit():
@@ -130,9 +161,5 @@ def test_training_starts_only_when_the_smallest_export_is_sure_to_fit():
     tg.check_budget(competition, lines.append)
     smallest = int(lines[0].split("smallest:")[1].split()[0])
     assert lines[0].startswith("budget_estimate bytes:") and smallest <= 16_000_000
-    assert smallest == tg.estimate_artifact_bytes(competition, *tg.shrink_plan(competition)[-1])
-    bits = tg.shrink_plan(competition)
-    assert bits[0] == (competition.int_bits, competition.embed_bits) and all(a > b for a, b in zip(bits, bits[1:]))
-    assert {i for i, _ in bits} == {competition.int_bits}  # every block matrix is ternary: no INT_BITS step to try
-    mixed = tg.shrink_plan(tg.Hyperparameters.from_env(env={"CONFIG_PROFILE": "competition", "TERNARY_LAYERS": "mlp"}, cuda=False))
-    assert mixed[:3] == [(6, 7), (5, 7), (4, 7)] and mixed[-1] == (4, 5)
+    assert smallest == tg.estimate_artifact_bytes(competition, {"embed": 5, "int": 4, "side": 16})
+    assert tg.bit_ladders(competition) == {"embed": [8, 7, 6, 5], "int": [8, 7, 6, 5, 4], "side": [32, 16]}

@@ -1,4 +1,4 @@
-"""tools/make_record.py: the compressed script, the records folder it builds, and --check."""
+"""tools/compress_code.py's compressed script, and tools/make_record.py: the records folder it builds, and --check."""
 
 import hashlib
 import json
@@ -15,6 +15,8 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
+import compress_code  # noqa: E402
+import logs  # noqa: E402
 import make_record  # noqa: E402
 import summarize  # noqa: E402
 
@@ -29,9 +31,13 @@ def run_file(script: Path, env: dict, cwd: Path, nproc: int = 0, timeout: int = 
     return subprocess.run(cmd, env=full, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
-def tool(*args, cwd=ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "tools" / "make_record.py"), *map(str, args)], cwd=cwd,
+def tool(*args, cwd=ROOT, name="make_record.py") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "tools" / name), *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=240)
+
+
+def compressor(*args) -> subprocess.CompletedProcess:
+    return tool(*args, name="compress_code.py")
 
 
 def statuses(stdout: str) -> dict:
@@ -86,15 +92,15 @@ if __name__ == "__main__":
 def test_compressed_script_runs_its_source_as_itself(tmp_path):
     (tmp_path / "probe.py").write_bytes(PROBE)
     wrapper = tmp_path / "run" / "train_gpt.py"
-    done = tool("--compress-code", tmp_path / "probe.py", "-o", wrapper)
+    done = compressor(tmp_path / "probe.py", "-o", wrapper)
     assert done.returncode == 0, done.stderr
     out = subprocess.run([sys.executable, str(wrapper)], capture_output=True, text=True, cwd=tmp_path).stdout.splitlines()
     assert out == ["name __main__", f"file {wrapper.resolve()}", f"bytes {wrapper.stat().st_size}", "fields ['width'] 3 7",
                    "doc A probe of what a wrapped script sees."]
     crash = subprocess.run([sys.executable, str(wrapper), "x"], capture_output=True, text=True, cwd=tmp_path).stdout
     assert f'{wrapper.resolve()}", line 18, in fail\n    raise RuntimeError("probe failure")' in crash  # the source's line
-    assert make_record.decode_wrapper(wrapper.read_bytes()) == PROBE
-    assert tool("--decompress-code", wrapper).stdout == PROBE.decode()
+    assert compress_code.decompress(wrapper.read_bytes()) == PROBE
+    assert compressor("-d", wrapper).stdout == PROBE.decode()
     header = next(line for line in wrapper.read_text().splitlines() if line.startswith("#   python3 -c"))
     stdlib = subprocess.run(["bash", "-c", header[4:].replace("<this file>", shlex.quote(str(wrapper)))], capture_output=True, text=True)
     assert stdlib.stdout == PROBE.decode(), stdlib.stderr
@@ -104,7 +110,7 @@ def test_compressed_script_imports_as_a_module(tmp_path):
     """Imported (not run) it is a module whose dataclasses work; exec into a fresh namespace would not be."""
     (tmp_path / "probe.py").write_bytes(PROBE)
     wrapper = tmp_path / "wrapped.py"
-    wrapper.write_bytes(make_record.compress_code(PROBE))
+    wrapper.write_bytes(compress_code.compress(PROBE))
     module = make_record.load_script(wrapper)
     assert [f.name for f in module.dataclasses.fields(module.Knobs)] == ["width"] and module.__file__ == str(wrapper)
     naive = {"__name__": "__main__", "__file__": str(wrapper)}
@@ -114,15 +120,15 @@ def test_compressed_script_imports_as_a_module(tmp_path):
 
 def test_compress_refuses_a_wrapper_and_a_broken_source(tmp_path):
     (tmp_path / "bad.py").write_text("def f(:\n")
-    (tmp_path / "w.py").write_bytes(make_record.compress_code(PROBE))
+    (tmp_path / "w.py").write_bytes(compress_code.compress(PROBE))
     for src, message in (("bad.py", "does not compile"), ("w.py", "already a compressed wrapper")):
-        done = tool("--compress-code", tmp_path / src, "-o", tmp_path / "out.py")
+        done = compressor(tmp_path / src, "-o", tmp_path / "out.py")
         assert done.returncode == 2 and message in done.stderr and not (tmp_path / "out.py").exists()
 
 
 def test_compressed_train_gpt_scores_and_exports_exactly_like_the_plain_one(sample_env, tmp_path):
     wrapper = tmp_path / "z" / "train_gpt.py"
-    assert tool("--compress-code", ROOT / "train_gpt.py", "-o", wrapper).returncode == 0
+    assert compressor(ROOT / "train_gpt.py", "-o", wrapper).returncode == 0
     (tmp_path / "plain").mkdir()
     plain = run_file(ROOT / "train_gpt.py", sample_env, tmp_path / "plain")
     packed = run_file(wrapper, sample_env, tmp_path / "z")
@@ -140,7 +146,7 @@ def test_compressed_train_gpt_scores_and_exports_exactly_like_the_plain_one(samp
 
 def test_compressed_train_gpt_runs_under_torchrun(sample_env, tmp_path):
     wrapper = tmp_path / "train_gpt.py"
-    wrapper.write_bytes(make_record.compress_code((ROOT / "train_gpt.py").read_bytes()))
+    wrapper.write_bytes(compress_code.compress((ROOT / "train_gpt.py").read_bytes()))
     done = run_file(wrapper, {**sample_env, "ITERATIONS": "3", "TTT": "off"}, tmp_path, nproc=2)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "world_size:2" in done.stdout and "final val_bpb:" in done.stdout
@@ -194,17 +200,17 @@ BROKEN = {  # case -> (the check that must fail, what seed 3's log or the folder
 def synthetic_folder(root: Path, case: str = "valid") -> Path:
     folder = root / "records" / "track_10min_16mb" / f"2026-01-01_{case}"
     folder.mkdir(parents=True)
-    logs = []
+    paths = []
     for seed in SEEDS:
         kw = BROKEN[case][1] if case in BROKEN and seed == 3 and BROKEN[case][1] else {}
-        logs.append(folder / f"train_seed{seed}.log")
-        logs[-1].write_text(our_log(seed, bpb=1.2 + seed / 1000, **kw))
+        paths.append(folder / f"train_seed{seed}.log")
+        paths[-1].write_text(our_log(seed, bpb=1.2 + seed / 1000, **kw))
     shipped = CODE.replace(b"a stand-in", b"A stand-in") if case == "hash_mismatch" else CODE  # same size, other bytes
     (folder / "train_gpt.py").write_bytes(shipped)
     (folder / "requirements.txt").write_text("torch\n")
     (folder / "README.md").write_text("# test\n")
     meta = {"author": "a", "github_id": "g", "name": "n", "blurb": "b", "date": "2026-01-01", "track": "10min_16mb"}
-    (folder / "submission.json").write_text(json.dumps(summarize.summarize(logs, meta)))
+    (folder / "submission.json").write_text(json.dumps(summarize.summarize(paths, meta)))
     return folder
 
 
@@ -231,8 +237,9 @@ def test_a_record_needs_three_seeds_and_a_non_record_does_not(tmp_path):
     folder = synthetic_folder(tmp_path)
     for seed in (2, 3):
         (folder / f"train_seed{seed}.log").unlink()
-    logs = sorted(folder.glob("*.log"))
-    (folder / "submission.json").write_text(json.dumps(summarize.summarize(logs, {"author": "a", "github_id": "g", "name": "n"})))
+    paths = sorted(folder.glob("*.log"))
+    meta = {"author": "a", "github_id": "g", "name": "n"}
+    (folder / "submission.json").write_text(json.dumps(summarize.summarize(paths, meta)))
     record = tool("--check", folder)
     assert record.returncode == 1 and statuses(record.stdout)["seeds"] == "fail" and "at least 3" in record.stdout
     other = tool("--check", folder, "--track", "non_record_16mb")
@@ -362,9 +369,9 @@ def test_a_folder_built_from_real_runs_passes_check(sample_env, tmp_path):
     for seed in (1337, 42, 2024):
         done = run_file(script, {**sample_env, "SEED": seed, "RUN_ID": f"cpu_seed{seed}"}, runs)
         assert done.returncode == 0, done.stderr[-3000:]
-    logs = sorted((runs / "logs").glob("*.txt"))
+    paths = sorted((runs / "logs").glob("*.txt"))
     out = tmp_path / "records"
-    args = [*logs, "--code", script, "--name", "tiny cpu", "--author", "Tester", "--github-id", "tester", "--date", "2026-01-02",
+    args = [*paths, "--code", script, "--name", "tiny cpu", "--author", "Tester", "--github-id", "tester", "--date", "2026-01-02",
             "--blurb", "three tiny seeds", "-o", out]
     done = tool(*args)
     folder = out / "track_non_record_16mb" / "2026-01-02_tiny_cpu"
@@ -387,7 +394,7 @@ def test_a_folder_built_from_real_runs_passes_check(sample_env, tmp_path):
     assert "SHARED_BLOCKS" not in env and "EVAL_SEQ_LEN" not in env  # implied by NUM_LAYERS and TRAIN_SEQ_LEN
     tg = make_record.load_script(folder / "train_gpt.py")
     cfg = tg.Hyperparameters.from_env(env={**env, "SEED": "42"}, cuda=False)
-    logged = make_record.read_log(folder / "train_seed42.log")["settings"]
+    logged = logs.read(folder / "train_seed42.log")["settings"]
     assert {k: v for k, v in logged.items() if k not in make_record.PER_SEED_KEYS} == \
         {f.name: str(getattr(cfg, f.name)) for f in tg.Hyperparameters.knobs() if f.name not in make_record.PER_SEED_KEYS}
     again = tool("--check", folder)

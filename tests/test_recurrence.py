@@ -28,8 +28,8 @@ def test_a_different_x0_changes_the_output(shape, seed):
     x = torch.randn(1, 8, 32)
     rope = model.rotary(8, torch.float32)
     with torch.no_grad():
-        a, _ = model.body(x, x, rope)
-        b, _ = model.body(x, x + torch.randn_like(x), rope)
+        a, _ = model.body(x, x, rope, model.body.loops)
+        b, _ = model.body(x, x + torch.randn_like(x), rope, model.body.loops)
     assert not torch.allclose(a, b)
 
 
@@ -44,7 +44,7 @@ def test_progressive_losses_appear_exactly_at_the_listed_loops(shape, listed, se
     with torch.no_grad():
         loss = model(x, y)[0]
         assert len(seen) == 1 + len(listed)
-        _, aux = model.hidden(x, tuple(listed))
+        _, aux = model.hidden(x, collect=tuple(listed))
         expected = tg.cross_entropy(original(model.hidden(x)[0]), y) + sum(0.5 * tg.cross_entropy(original(h), y) for h in aux)
     assert torch.allclose(loss, expected)
     with torch.no_grad():
@@ -68,9 +68,9 @@ def test_one_loop_without_prelude_or_coda_is_exactly_the_flat_model(layers, seed
 @given(st.integers(1, 6), st.integers(0, 5))
 def test_shared_weights_are_stored_once(loops, seed):
     model, cfg = tiny_model(seed, LOOPS=loops, SHARED_BLOCKS=2, NUM_LAYERS="")
-    blob, _ = tg.encode_artifact(model, cfg, 6, 8)
+    blob = tg.encode_artifact(model, cfg, 6, 8).blob
     one_loop = tiny_model(seed, LOOPS=1, SHARED_BLOCKS=2, NUM_LAYERS="")
-    base, _ = tg.encode_artifact(one_loop[0], one_loop[1], 6, 8)
+    base = tg.encode_artifact(one_loop[0], one_loop[1], 6, 8).blob
     assert abs(len(blob) - len(base)) < 600
     stored, effective = tg.count_params(model, cfg)
     shared = sum(p.numel() for p in model.body.shared.parameters())
@@ -109,13 +109,12 @@ def test_late_loops_switch_on_at_their_fraction_and_evaluation_always_loops(tmp_
     model.head = lambda h: (heads.append(1), original(h))[1]
     per_step = []
     model.register_forward_hook(lambda m, a, o: per_step.append((len(calls), len(heads))))
-    tg.train(model, cfg, tg.Dist(), None, log.append)
-    assert [line for line in log if line.startswith("loops_on")] == ["loops_on step:3"]
+    tg.train(model, cfg, tg.Context(), None, log.append)
+    assert [line for line in log if line.startswith("loops_on")] == ["loops_on step:3 passes:3"]
     passes = [c - p[0] for c, p in zip([s[0] for s in per_step], [(0, 0)] + per_step)]
     heads_per_step = [h - p[1] for h, p in zip([s[1] for s in per_step], [(0, 0)] + per_step)]
     assert passes == [1, 1, 1, 3, 3, 3]
     assert heads_per_step == [1, 1, 1, 2, 2, 2]  # the progressive loss only once loops are on
-    model.train_loops = 1
     before = len(calls)
     with torch.no_grad():
         model.logits(torch.randint(0, 1024, (1, 8)))
@@ -132,8 +131,7 @@ def test_compiled_training_does_not_recompile_across_steps_loops_or_the_switches
 
     def step(qat, loops):
         tg.set_qat(model, qat)
-        model.train_loops = loops
-        loss = compiled(x, y)[0]
+        loss = compiled(x, y, loops)[0]
         loss.backward()
         return loss.item()
 
@@ -172,7 +170,7 @@ def test_unet_skips_pair_each_executed_block_with_its_mirror_even_when_fewer_loo
             block.register_forward_hook(lambda m, a, o: inputs.append(a[0]) or outputs.append(o))  # returns None: keeps the output
         x = torch.randn(1, 8, cfg.model_dim)
         with torch.no_grad():
-            model.body(x, x, model.rotary(8, torch.float32), loops=loops)
+            model.body(x, x, model.rotary(8, torch.float32), loops)
         for i in range(n - n // 2, n):  # block i's input = block i-1's output + skip_weights[n-1-i] * block (n-1-i)'s output
             expected = outputs[i - 1] + model.body.skip_weights[n - 1 - i] * outputs[n - 1 - i]
             assert torch.allclose(inputs[i], expected, atol=1e-6)
@@ -180,3 +178,20 @@ def test_unet_skips_pair_each_executed_block_with_its_mirror_even_when_fewer_loo
             assert torch.equal(inputs[i], outputs[i - 1])
         for block in model.body.stored_blocks():
             block._forward_hooks.clear()
+
+
+def test_progressive_passes_switch_on_one_by_one_at_their_fractions(tmp_path):
+    from conftest import write_dataset
+
+    data = write_dataset(tmp_path / "d", n_train=4000, n_val=200)
+    cfg = tg.Hyperparameters.from_env(env={**TINY, "DATA_PATH": str(data), "VOCAB_SIZE": "1024", "ITERATIONS": "8",
+                                           "MAX_WALLCLOCK_SECONDS": "0", "VAL_LOSS_EVERY": "0", "NUM_LAYERS": "", "PRELUDE_LAYERS": "1",
+                                           "SHARED_BLOCKS": "1", "CODA_LAYERS": "1", "LOOPS": "3", "LOOP_START_FRAC": "0.25,0.75"},
+                                      cuda=False)
+    torch.manual_seed(0)
+    model, log, per_step = tg.GPT(cfg), [], []
+    calls = count_shared_passes(model)
+    model.register_forward_hook(lambda m, a, o: per_step.append(len(calls)))
+    tg.train(model, cfg, tg.Context(), None, log.append)
+    assert [line for line in log if line.startswith("loops_on")] == ["loops_on step:2 passes:2", "loops_on step:6 passes:3"]
+    assert [b - a for a, b in zip([0] + per_step, per_step)] == [1, 1, 2, 2, 2, 2, 3, 3]

@@ -8,6 +8,7 @@ from hypothesis import given, strategies as st
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
+import logs  # noqa: E402
 import summarize  # noqa: E402
 
 
@@ -70,7 +71,7 @@ def test_run_script_dry_run_prints_every_seed_and_touches_nothing(tmp_path):
     done = subprocess.run(["bash", str(ROOT / "run_8xh100.sh"), "--dry-run"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     script = tmp_path / "out" / "train_gpt.py"  # every seed runs the run folder's copy
-    assert f"+ cp train_gpt.py {script}" in done.stdout and "--compress-code" not in done.stdout
+    assert f"+ cp train_gpt.py {script}" in done.stdout and "compress_code.py" not in done.stdout
     assert done.stdout.count(f"torchrun --standalone --nproc_per_node=8 {script} > ") == 2
     assert "SEED=1 " in done.stdout and "SEED=2 " in done.stdout and "tools/summarize.py" in done.stdout
     assert f"tools/make_record.py {tmp_path / 'out'} --name" in done.stdout
@@ -83,7 +84,7 @@ def test_run_script_compress_code_builds_and_runs_the_wrapper(tmp_path):
     done = subprocess.run(["bash", str(ROOT / "run_8xh100.sh"), "--dry-run"], env=env, capture_output=True, text=True, timeout=60)
     script = tmp_path / "out" / "train_gpt.py"
     assert done.returncode == 0, done.stderr
-    assert f"+ python3 tools/make_record.py --compress-code train_gpt.py -o {script}" in done.stdout
+    assert f"+ python3 tools/compress_code.py train_gpt.py -o {script}" in done.stdout
     assert f"torchrun --standalone --nproc_per_node=8 {script} > " in done.stdout and "+ cp train_gpt.py" not in done.stdout
     assert not (tmp_path / "out").exists()
     bad = subprocess.run(["bash", str(ROOT / "run_8xh100.sh"), "--dry-run"], env={**env, "COMPRESS_CODE": "yes"},
@@ -248,7 +249,7 @@ def test_against_without_scipy_says_how_to_install_it(tmp_path, capsys, monkeypa
 def test_a_diverged_seed_is_flagged_with_its_step(tmp_path):
     log = tmp_path / "nan.log"
     log.write_text(synthetic_log(3, finished=False).split("artifact path:")[0] + "abort reason:nonfinite_loss step:12\n")
-    run = summarize.parse_log(log)
+    run = summarize.seed_result(logs.read(log))
     assert not run["valid"] and run["problems"] == ["diverged: non-finite training loss at step 12"]
     (tmp_path / "ok.log").write_text(synthetic_log(1))
     out = summarize.summarize([log, tmp_path / "ok.log"], {})

@@ -87,7 +87,7 @@ def test_ternary_packing_keeps_the_encoding_that_compresses_smaller_and_records_
     g = torch.Generator().manual_seed(seed)
     w = torch.randn(rows, cols, generator=g) * (torch.rand(rows, cols, generator=g) > sparsity)  # sparse weights: many zero trits
     meta = {"group": group, "scale": "absmean"}
-    blob = tg.pack_ternary(w, meta)
+    blob, meta = tg.pack_ternary(w, meta)
     trits, s = tg.ternary_quantize(w, group, "absmean")
     flat = trits.flatten().numpy()
     scales = s.half().numpy().tobytes()

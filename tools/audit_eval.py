@@ -17,7 +17,6 @@ import argparse
 import dataclasses
 import importlib.util
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import logs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIFT = 7  # the "shift" copy maps every token from q on to (t + SHIFT) mod vocab
@@ -129,18 +131,9 @@ def run_eval(script: Path, artifact: Path, data: Path, tokenizer: str, dump: Pat
         raise AuditError(f"the evaluation of {data.name} ran past {timeout:.0f} s") from None
     if done.returncode != 0 or not dump.exists():
         tail = (done.stderr or done.stdout).strip().splitlines()[-15:] or ["(no output)"]
-        raise AuditError(f"the evaluation of the {data.name} copy failed (exit {done.returncode}): {tail[-1]}\n" + "\n".join(tail))
+        raise AuditError(f"the evaluation of the {data.name} copy failed (exit {done.returncode}): {tail[-1]}\n"
+                         + "\n".join(tail))
     return done.stdout
-
-
-def final_val_loss(stdout: str) -> float | None:
-    """val_loss of the last `final_*` line before `final val_bpb:` (the phase EVAL_DUMP holds)."""
-    found = None
-    for line in stdout.splitlines():
-        m = re.match(r"final_\w+ .*\bval_loss:(\S+)", line)
-        if m:
-            found = float(m.group(1))
-    return found
 
 
 def scored_once(nll: np.ndarray, n_targets: int, stdout: str) -> list[str]:
@@ -151,7 +144,8 @@ def scored_once(nll: np.ndarray, n_targets: int, stdout: str) -> list[str]:
     bad = ~np.isfinite(nll) | (nll <= 0)  # an unscored target stays exactly 0
     if bad.any():
         problems.append(f"{int(bad.sum())} targets unscored or not finite (first at {int(np.argmax(bad))})")
-    logged = final_val_loss(stdout)
+    phases = logs.parse(stdout)["phases"]
+    logged = phases[-1].get("val_loss") if phases else None  # the last phase's scores are the ones EVAL_DUMP holds
     if logged is None:
         problems.append("no final_* val_loss line in the log")
     elif not abs(float(nll.astype(np.float64).mean()) - logged) <= 1e-5:
@@ -163,15 +157,18 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__.split("\n\n", 2)[2],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("artifact", type=Path)
-    p.add_argument("--script", type=Path, default=ROOT / "train_gpt.py", help="training script to run (default: the repository's)")
+    p.add_argument("--script", type=Path, default=ROOT / "train_gpt.py",
+                   help="training script to run (default: the repository's)")
     p.add_argument("--tokens", type=int, default=0, help="cut the validation stream to its first N tokens (0 = all)")
-    p.add_argument("--q", type=int, nargs="+", help="positions to change (default: inside a TTT chunk of the first document, inside a later document, near the end)")
+    p.add_argument("--q", type=int, nargs="+", help="positions to change (default: inside a TTT chunk of the first document, "
+                                                     "inside a later document, near the end)")
     p.add_argument("--variant", choices=("auto", "shift", "bos", "both"), default="auto",
                    help="how the copy differs from q on: shift = (t + 7) mod vocab, bos = a BOS inserted at q; "
                         "auto = bos for the later-document position, shift elsewhere (both for positions given with --q)")
     p.add_argument("--nproc", type=int, default=0, help="run under torchrun with this many processes (default: plain python)")
     p.add_argument("--jobs", type=int, default=1, help="evaluations run at the same time (default 1)")
-    p.add_argument("--tol", type=float, default=0.0, help="largest change before q - 1 still counted as unchanged (default 0: bit-exact)")
+    p.add_argument("--tol", type=float, default=0.0,
+                   help="largest change before q - 1 still counted as unchanged (default 0: bit-exact)")
     p.add_argument("--timeout", type=float, default=1800, help="seconds allowed for each evaluation")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (streams, dumps, logs)")
     args = p.parse_args(argv)
@@ -229,7 +226,8 @@ def audit(args, work: Path) -> int:
     unscored = []
     for (name, _), (nll, stdout) in zip(copies, results):
         problems = scored_once(nll, n_targets, stdout)
-        print(f"scored {name}: targets:{n_targets} dump:{nll.size} " + ("every target once" if not problems else "PROBLEM " + "; ".join(problems)))
+        verdict = "every target once" if not problems else "PROBLEM " + "; ".join(problems)
+        print(f"scored {name}: targets:{n_targets} dump:{nll.size} {verdict}")
         scores[name] = nll if not problems else None
         unscored += problems
     base = scores["original"]
@@ -262,7 +260,8 @@ def audit(args, work: Path) -> int:
         if unscored:
             reasons.append("not every target was scored exactly once")
         if blind:
-            reasons.append(f"inconclusive for q={','.join(map(str, blind))}: no score at or after q - 1 changed, so the audit proved nothing there")
+            reasons.append(f"inconclusive for q={','.join(map(str, blind))}: no score at or after q - 1 changed, "
+                           "so the audit proved nothing there")
         print(f"audit causal: false {details} reason: " + "; ".join(reasons))
         return 1
     print(f"audit causal: true {details}")

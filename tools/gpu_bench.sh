@@ -82,6 +82,9 @@ DATA_PATH=$(absolute "$DATA_PATH")
 TOKENIZER_PATH=$(absolute "$TOKENIZER_PATH")
 DATA_PATH_1024=$(absolute "$DATA_PATH_1024")
 TOKENIZER_PATH_1024=$(absolute "$TOKENIZER_PATH_1024")
+# The kit's own inputs, passed to plain and peer as DATA_PATH and TOKENIZER_PATH: kept out of every run's
+# environment (train_gpt.py refuses TOKENIZER_PATH_1024 as a near miss of TOKENIZER_PATH).
+export -n DATA_PATH_1024 TOKENIZER_PATH_1024
 BENCH_OUT=$(absolute "${BENCH_OUT:-bench_runs/$(date -u +%Y%m%d_%H%M%S)}")
 BENCH_TTT=${BENCH_TTT:-doc}
 BENCH_ARTIFACT=$(absolute "${BENCH_ARTIFACT:-$BENCH_OUT/stack.pgolf}")

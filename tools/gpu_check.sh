@@ -1,56 +1,87 @@
 #!/usr/bin/env bash
-# The first real GPU figures from ONE prepared command of at most 9 minutes: an import check and a
-# 5-step compiled smoke run, then tools/gpu_bench.sh's plain, stack, stack_eval and peer runs, each
-# started only if its expected time fits in what is left of a fixed budget, and one tarball of logs.
+# The first real GPU figures from ONE prepared command of at most 9 minutes: an import and compiler check,
+# an attention micro-benchmark, a 5-step compiled smoke run, then tools/gpu_bench.sh's stack and peer runs
+# (plain and stack_eval on request), each started only if its expected time fits in what is left of a fixed
+# budget, and one tarball of logs. A broken or slow compiler does not empty it: the later runs go on eagerly.
 #
 #   bash tools/gpu_check.sh OUT               # on a GPU machine; OUT: the argument, else $GPU_CHECK_OUT, else $OUT
-#   bash tools/gpu_check.sh --cpu-smoke OUT   # the same stages and budget logic on CPU at a tiny shape (~1 min)
+#   bash tools/gpu_check.sh --cpu-smoke OUT   # the same stages and budget logic on CPU at a tiny shape (~2 min)
 #   bash tools/gpu_check.sh --dry-run [OUT]   # the plan: expected times, what fits, each run's command; runs nothing
 #
-# Stages, in this order; each log kept (stdout and stderr):
-#   import      python -c "import train_gpt, zstandard, sentencepiece, torch", versions, nvidia-smi
-#   smoke       competition shape, COMPILE=1: ITERATIONS=5 MAX_WALLCLOCK_SECONDS=0 COMPILE_WARMUP_STEPS=2
+# Stages, in this order; each log kept (stdout and stderr). Default: import bench smoke stack peer.
+#   import      tools/import_check.py: imports train_gpt, zstandard, sentencepiece, torch; versions; a C compiler,
+#               Python.h, `import triton`; one tiny torch.compile on the device (its own limit: 60 s, CPU 120 s);
+#               nvidia-smi. If the compile fails, every later run has COMPILE=0 TORCH_COMPILE_DISABLE=1 (the
+#               baseline's torch.compile too) and the summary says `compile:off reason:<why>`.
+#   bench       tools/attn_bench.py: attention forward and forward + backward at the per-GPU shape (bf16, 8/4 heads,
+#               1024 tokens, head size 96) with SDPA flash, cuDNN and efficient, FlashAttention-3 or -4 if they import,
+#               and one Newton-Schulz step; a deadline of GPU_CHECK_BENCH_SECONDS; its table goes into the summary.
+#   smoke       competition shape, COMPILE=1: ITERATIONS=5 MAX_WALLCLOCK_SECONDS=0 COMPILE_WARMUP_STEPS=4
 #               VAL_LOSS_EVERY=0 TTT=off EVAL_STRIDE=0, on DATA_PATH's training shards, scored on the first
 #               GPU_CHECK_SMOKE_VAL_TOKENS validation tokens of DATA_PATH only: it checks compilation, export
-#               and the CUDA path, not a score.
-#               If import or smoke fails, every later stage is skipped (the table and tarball still come).
+#               and the CUDA path, not a score, and leaves the stack's training graphs in inductor's cache.
+#               It stops at its own limit (GPU_CHECK_SMOKE_LIMIT; default: the longest smoke after which the
+#               compiled stack still fits with GPU_CHECK_MIN_SECONDS of training). If it fails compiled, or hits
+#               that limit, compilation goes off (reason:smoke_failed, smoke_timeout) and the later runs go on
+#               eagerly; a smoke that fails with train_gpt.py's own `error:` line (configuration, data), or
+#               fails eagerly, or an import that fails, skips every later stage (the table and tarball still come).
 #   plain       gpu_bench.sh's plain run (the baseline's shape, sp1024 data), GPU_CHECK_PLAIN_SECONDS of training
-#   stack       gpu_bench.sh's stack run (the competition defaults, sp8192 data), GPU_CHECK_STACK_SECONDS of training
+#   stack       gpu_bench.sh's stack run (the competition defaults, sp8192 data), GPU_CHECK_STACK_SECONDS of
+#               training, with VAL_LOSS_EVERY=0 COMPILE_WARMUP_STEPS=4 (every combination of QAT and loop
+#               switches, so no graph compiles in the timed run) TRAIN_LOG_EVERY=20
 #               (plain, stack and peer train fewer seconds when theirs do not fit: "Shortened stages" below)
 #   stack_eval  the stack artifact re-scored: sliding windows (stride 64), then TTT=doc if this
 #               train_gpt.py accepts it (else TTT=off), on the whole validation shard of DATA_PATH
-#   peer        the challenge's baseline (PEER_SCRIPT, sp1024 data), GPU_CHECK_PEER_SECONDS of training
+#   peer        the challenge's baseline (PEER_SCRIPT, sp1024 data), GPU_CHECK_PEER_SECONDS of training; its
+#               measured step converts the one-GPU figures to 8xH100 (tools/project.py)
 # Inputs (environment): GPU_CHECK_BUDGET (540 s, the whole script, 15 s of it kept for the table and
-# the tarball), GPU_CHECK_STAGES (a space list among smoke plain stack stack_eval peer; default all;
-# import always runs), GPU_CHECK_PLAIN_SECONDS / _STACK_SECONDS / _PEER_SECONDS (60/120/60; --cpu-smoke:
-# 3 each), GPU_CHECK_MIN_SECONDS (30; --cpu-smoke: 1: the fewest training seconds a shortened stage gets),
-# GPU_CHECK_SMOKE_VAL_TOKENS (65536; --cpu-smoke: 4096), GPU_CHECK_WORK (the work folder,
-# artifacts included; bench_runs/gpu_check_<UTC stamp>; must be new or empty), DATA_PATH and
-# TOKENIZER_PATH (the sp8192 data of smoke, stack and stack_eval: .gpu/data8192/ and its
-# fineweb_8192_bpe.model when present, else ./data/datasets/fineweb10B_sp8192 and
-# ./data/tokenizers/fineweb_8192_bpe.model), DATA_PATH_1024 and TOKENIZER_PATH_1024 (the sp1024 data of
-# plain and peer: .gpu/data/ and its fineweb_1024_bpe.model when present, else ./data/datasets/fineweb10B_sp1024
-# and ./data/tokenizers/fineweb_1024_bpe.model; --cpu-smoke: both pairs data/sample/, vocabulary 1024; only
-# the pairs of the chosen stages are checked), PEER_SCRIPT (.gpu/peer_train_gpt.py when present;
-# --cpu-smoke: only if set), NPROC (gpu_bench.sh's).
+# the tarball), GPU_CHECK_STAGES (a space list among bench smoke plain stack stack_eval peer; default
+# "bench smoke stack peer"; import always runs), GPU_CHECK_PLAIN_SECONDS / _STACK_SECONDS / _PEER_SECONDS
+# (60/45/20; --cpu-smoke: 3 each), GPU_CHECK_MIN_SECONDS (30; --cpu-smoke: 1: the fewest training seconds a
+# shortened stage gets), GPU_CHECK_SMOKE_VAL_TOKENS (65536; --cpu-smoke: 4096), GPU_CHECK_BENCH_SECONDS (20;
+# --cpu-smoke: 10), GPU_CHECK_SMOKE_LIMIT (seconds; default computed, see smoke), GPU_CHECK_COMPILE (auto; 0:
+# no compile probe, every run eager, reason:asked), GPU_CHECK_SMOKE_VARS (VAR=value words for the smoke alone,
+# after its own: the rehearsal of a compile failure below), GPU_CHECK_ASSUME ("<stage>:<fixed>/<cold>/<shared>
+# ...": replaces rows of the table of expected seconds below), GPU_CHECK_CLOCK (real, the default; or
+# "expected [<stage>:<seconds> ...]": a stage counts as taking its expected seconds, or those given, whatever
+# it really takes, so that every budget decision is the same on any machine; the tests use it; stage limits
+# still stop a run at the seconds the clock leaves it), GPU_CHECK_WORK (the work folder, artifacts included;
+# bench_runs/gpu_check_<UTC stamp>; must be new or empty), DATA_PATH and TOKENIZER_PATH (the sp8192 data of
+# smoke, stack and stack_eval: .gpu/data8192/ and its fineweb_8192_bpe.model when present, else
+# ./data/datasets/fineweb10B_sp8192 and ./data/tokenizers/fineweb_8192_bpe.model), DATA_PATH_1024 and
+# TOKENIZER_PATH_1024 (the sp1024 data of plain and peer: .gpu/data/ and its fineweb_1024_bpe.model when
+# present, else ./data/datasets/fineweb10B_sp1024 and ./data/tokenizers/fineweb_1024_bpe.model; --cpu-smoke:
+# both pairs data/sample/, vocabulary 1024; only the pairs of the chosen stages are checked), PEER_SCRIPT
+# (.gpu/peer_train_gpt.py when present; --cpu-smoke: only if set), NPROC (gpu_bench.sh's).
 # Any other train_gpt.py variable in the environment reaches every run (the smoke keeps its own).
 # Relative folders and files given by the caller count from where it stands; the defaults, from the repo.
 # Output: OUT/gpu_check.tgz (every *.txt and *.json of the work folder: logs, bench_env.txt,
 # bench.json, summary.txt; no artifact or weights, so it stays far under 16 MiB) and OUT/summary.txt
-# (the gpu_check lines, then tools/project.py's table). Exit status: 0 if no stage failed (skips are
-# not failures), 1 if one failed, 2 for bad input (before any run).
+# (the gpu_check lines, the import and compile checks, the attention table and the fastest kernel, then
+# tools/project.py's table).
+# Exit status: 0 if no stage failed (skips are not failures; a compile probe that fails is reported, not a
+# failure), 1 if one failed, 2 for bad input (before any run).
 #
 # Log lines (stdout and WORK/gpu_check.txt):
-#   gpu_check start mode:<gpu|cpu> budget_s:<n> stages:<list> ttt:<doc|off> peer:<path|none> work:<dir> out:<dir>
-#   gpu_check stage:<name> status:<ok|fail> seconds:<n> expected_s:<n> exit_status:<n>   (124: stopped at the budget)
+#   gpu_check start mode:<gpu|cpu> budget_s:<n> stages:<list> ttt:<doc|off|unused> peer:<path|none> clock:<real|expected> work:<dir> out:<dir>
+#   gpu_check stage:<name> status:<ok|fail> seconds:<n> expected_s:<n> exit_status:<n> compile:<on|off>   (124: stopped at its limit)
+#             (seconds: what the clock counted; with GPU_CHECK_CLOCK=expected, the expected or given seconds)
 #   gpu_check skip:<name> reason:budget expected_s:<n> left_s:<n>     (also reason:smoke_failed,
 #             import_failed, no_stack_artifact, no_peer_script, not_selected)
 #             (a training stage's expected_s there is the least it needs: see "Shortened stages")
 #   gpu_check shorten:<name> seconds:<n> planned_s:<n> left_s:<n>   a training stage given fewer seconds
-#   gpu_check calibrate scale:<f> smoke_s:<n> smoke_expected_s:<n>   after a good smoke: every later
-#             stage's expected time minus its training seconds is multiplied by smoke_s / 115 (0.5 to 3)
-#   gpu_check done status:<ok|fail> seconds:<n> failed:<names|none>
-#   (--dry-run: gpu_check plan stage:<name> expected_s:<n> fits:<yes|no> ends_s:<n> train_s:<n>, then the total)
+#   gpu_check compile:<on|off> reason:<none|asked|no_c_compiler|no_python_h|no_triton|probe_failed|probe_timeout|
+#             smoke_failed|smoke_timeout> stage:<import|smoke>   after the import, and when the smoke turns it off
+#   gpu_check smoke_limit seconds:<n> left_s:<n>   before the smoke: where it is stopped
+#   gpu_check calibrate scale:<f> smoke_s:<n> smoke_expected_s:<n> cold_s:<n>   after a good compiled smoke: its
+#             seconds beyond its fixed part, over its cold-compile part (cold_s), 0.25 to 4, multiply the cold
+#             column of every later stage (nothing else: training seconds, fixed parts and cached compiles stay)
+#   gpu_check done status:<ok|fail> seconds:<n> failed:<names|none> compile:<on|off> reason:<...>
+#   (--dry-run: gpu_check plan stage:<name> expected_s:<n> fits:<yes|no> ends_s:<n> train_s:<n> compile_s:<n>,
+#    then gpu_check plan total_expected_s:<n> fitting_s:<n> budget_s:<n> reserve_s:<n> spare_s:<n>; it plays the
+#    same decisions as a run on the expected clock: GPU_CHECK_CLOCK="expected smoke:200" plans a 200 s smoke)
+# tools/import_check.py's lines (import_check, compile_check) and tools/attn_bench.py's (attn_bench) are
+# documented in their headers.
 #
 # On the lent GPU machine (/work/shared/gpu/README.md): once, here, `bash ../shared/gpu/prepare.sh`
 # (fills .gpu/); then one device `run` with carry [".gpu"] and timeout_s 570, command:
@@ -59,45 +90,54 @@
 # sp8192, the same text), scored on the first 902 documents of the official validation set (1,040,298
 # sp1024 tokens, 679,222 sp8192 tokens, the same bytes); 8xH100 numbers in its table are projections.
 #
-# Expected time of each stage on one H100/H200. No GPU has run this script, so they are sized from what
-# is known, not measured (the CPU rehearsal cannot measure GPU compilation). Their evaluation figures count
-# the sp1024 shard's 1,040,298 targets; stack and stack_eval score the sp8192 shard's 679,222, so they err long:
-#   C  = 45 s  one cold torch.compile of a training graph (forward + backward): the kit's 30-60 s per graph
-#              on H100, its middle. Ce = 30 s for the forward-only evaluation graph. A graph that an earlier
-#              process compiled at the same shapes (inductor's on-disk cache): half.
-#   S  = 20 s  gpu_bench.sh's environment probe 5 + process start, torch and CUDA, the 1,040,298 validation
-#              tokens and their byte tables, model build 15. E = 10 s: export (packing, zstd level 22 of
-#              ~14 MB) and reload.
+# Expected time of each stage on one H100/H200, in three columns: fixed (not scaled), cold (cold compiles,
+# scaled by the smoke's calibration) and shared (graphs the smoke compiles too: after a good compiled smoke they
+# come from inductor's on-disk cache at half their cold cost, unscaled; else cold and scaled); with compilation
+# off both compile columns count 0. No GPU has run this script, so they are sized from what is known, not
+# measured; the smoke measures the compile speed, and GPU_CHECK_ASSUME replaces rows once a run has measured them.
+# They assume the competition defaults about to come (TTT=doc as the scoring pass, the stride-16 sliding pass only
+# when EVAL_STRIDE>0, a looped middle switched on late): the present ones (sliding stride 16, 36 s; one training
+# graph per QAT state) cost less.
+#   C  = 35 s  one cold torch.compile of a training graph (forward + backward) at the competition shape: the
+#              lower part of the kit's 30-60 s on H100 (45 would not leave 60 s spare). Ce = 15 s for a
+#              forward-only evaluation graph. A graph an earlier process compiled at the same shapes: half.
+#   S  = 20 s  gpu_bench.sh's environment probe 5 + process start, torch and CUDA, the validation tokens and
+#              their byte tables, model build 15. E = 10 s: export (packing, zstd level 22 of ~14 MB) and reload.
 #   steps      plain 8 x 43.5 ms = 0.35 s (the baseline's 8xH100 step; one GPU accumulates 8 micro-steps);
-#              stack 3.0 x 0.35 s (its forward FLOPs per token, README "Measured results") + 15% for QAT = 1.2 s.
-#              They only matter for untimed steps: training itself stops at its wall clock.
-#   sliding    stride 64 on 1.04M targets: 67 s (README's 8xH100 projection) x 1,040,298 / 62,021,846 x 8 = 9 s;
-#              stack's own evaluation runs the competition's stride 16: 4 x 9 = 36 s
-#   doc TTT    window lengths 256, 512, 768, 1024 (TTT_DOC_CHUNK=256 up to EVAL_SEQ_LEN, dynamic=False),
-#              each primed with and without gradients (eval_compile): 4 x C + 4 x Ce = 300 s; adapting 30 s (80 s x 0.134, the 8xH100
-#              projection scaled to 1.04M targets on one GPU, x ~3 for the dev set's part-filled batches)
-#   stage       arithmetic                                                                     expected
-#   import      python, torch, CUDA init, nvidia-smi                                               10 s
-#   smoke       S 20 + C 45 + (2 + 5) steps x 1.2 + E 10 + Ce 30 (65,536 targets: ~0)             115 s
-#   plain       S 20 + C 45 + 20 warm-up x 0.35 + 60 + E 10 + Ce 30 + roundtrip 1           115 + 60 = 175 s
-#   stack       S 20 + C/2 23 (the smoke's graph) + 20 warm-up x 1.2 + 120 + E 10 + Ce/2 15
-#               + roundtrip 1 + sliding at stride 16 36                                    130 + 120 = 250 s
-#   stack_eval  S 20 + load 5 + Ce/2 15 + roundtrip 1 + sliding 9 + doc TTT 300 + 30                  380 s (TTT off: 50)
-#   peer        probe 5 + start 10 + C 45 + 20 warm-up x 0.35 + 60 + int8/zlib 5 + 2 evaluations 5  80 + 60 = 140 s
-#   import to stack at the planned seconds: 10 + 115 + 175 + 250 = 550 s, 25 s more than the 525 s that the
-#   budget leaves after the 15 s for the table and tarball; so stack trains 95 s unless the calibration
-#   says compilation is faster than assumed (then up to 120 s).
+#              stack 3.0 x 0.35 s (its forward FLOPs per token) + 15% for QAT = 1.2 s. They only matter for
+#              untimed steps (compile warm-up, the smoke): training itself stops at its wall clock.
+#   TTT        the doc-TTT pass of the stack on the development validation set: 60 s on one GPU.
+#   stage       fixed                                             cold                     shared       train  expected
+#   import      python, torch, CUDA, checks, nvidia-smi 5         probe 10                 -                -    15
+#   bench       the micro-benchmark's deadline 20                 -                        -                -    20
+#   smoke       S 20 + (4 + 5) steps x 1.2 + E 10 = 41            2C 70 + Ce 15 = 85       -                -   126
+#   plain       S 20 + 20 warm-up x 0.35 + E 10 + roundtrip 1 = 38  C 35 + Ce 15 = 50      -               60   148
+#   stack       S 20 + 4 warm-up x 1.2 + E 10 + roundtrip 1       2 TTT graphs 2Ce = 30    the smoke's 85  45   214
+#               + TTT 60 = 96                                     (evaluation primes 3:    (training 2C,
+#                                                                 roundtrip + 2 TTT)       roundtrip Ce): 43
+#   stack_eval  S 20 + load 5 + roundtrip 1 + sliding (stride 64) 9  3Ce = 45              -                -   140
+#               + TTT 60 = 95                                                 (TTT off: fixed 35 + Ce 15 = 50)
+#   peer        probe 5 + start 10 + 20 warm-up x 0.35 + int8/zlib 5  its own graph C 35   -               20    87
+#               + 2 evaluations 5 = 32
+#   The default plan, import bench smoke stack peer: 15 + 20 + 126 + 214 + 87 = 462 s, 63 s inside the 525 s that
+#   the budget leaves after the 15 s for the table and tarball. A slower compiler: the calibration scales the cold
+#   column (stack and peer train fewer seconds, or peer is skipped); past the smoke limit (247 s at the defaults)
+#   compilation goes off and the stack still runs, eagerly.
 # Shortened stages: plain, stack and peer train for their planned seconds when those fit, else for what
 #   fits, down to GPU_CHECK_MIN_SECONDS; below that they are skipped (reason:budget). While stack is still
 #   to come, plain keeps room for stack's untrained part and GPU_CHECK_MIN_SECONDS (or stack's seconds,
 #   if fewer): stack, the competition default, must reach its final score even when compilation is slow.
-#   stack_eval and peer run only when the clock (after calibration) says they fit, or with
-#   GPU_CHECK_STAGES="smoke stack stack_eval".
-# --cpu-smoke (2 cores, tiny shape, measured: 2, 8, 9 + s, 14 + s, 22, 3 + s): import 10, smoke 30, plain 20 + s,
-# stack 25 + s, stack_eval 45, peer 10 + s. There the stack run keeps TTT=off, as the competition profile does
-# (the CPU profile's default is doc), and the peer runs only with PEER_SCRIPT set (the real baseline needs CUDA).
-# Every stage also runs under `timeout` with what is left of the budget, so the script ends in time
-# even when an estimate is wrong (that stage then fails with exit status 124).
+#   stack_eval and peer run only when the clock (after calibration) says they fit.
+# --cpu-smoke (2 shared cores, tiny shape; measured import 3 + probe 5 to 25 s (cold), bench 4, smoke 19, plain 14 + s,
+# stack 15 + s, stack_eval 30, peer 4 + s): import 5/10, bench 5, smoke 10/20 (the CPU runs do not compile: the
+# split only rehearses the calibration), plain 20, stack 15 + shared 10, stack_eval 45 (TTT off: 20), peer 10.
+# There the stack run keeps TTT=off, as the competition profile does (the CPU profile's default is doc), and the
+# peer runs only with PEER_SCRIPT set (the real baseline needs CUDA).
+# Rehearsing a broken compiler on CPU: CC=/bin/false CXX=/bin/false (the import's probe fails: compile:off
+# reason:no_c_compiler, every run eager); GPU_CHECK_SMOKE_VARS="COMPILE=1 CC=/bin/false CXX=/bin/false" (the
+# probe passes, the compiled smoke fails: compile:off reason:smoke_failed, the stack runs eagerly).
+# Every stage runs under `timeout` with what is left of the budget (or its own, shorter limit), so the script
+# ends in time even when an estimate is wrong (that stage then fails with exit status 124).
 set -uo pipefail
 CALLER=$PWD  # folders and files given by the caller are relative to where it stands; defaults, to the repo
 cd "$(dirname "$0")/.."
@@ -128,10 +168,14 @@ for var in DATA_PATH TOKENIZER_PATH DATA_PATH_1024 TOKENIZER_PATH_1024 PEER_SCRI
 done
 is_count() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
 
-ALL_STAGES=(smoke plain stack stack_eval peer)
+ALL_STAGES=(bench smoke plain stack stack_eval peer)
+DEFAULT_STAGES=(bench smoke stack peer)
 RESERVE=15  # seconds of the budget kept for tools/project.py and the tarball
+# The table of expected seconds (the header's): fixed, cold (scaled by the calibration), shared (the smoke's graphs).
 if [ "$MODE" = cpu ]; then
-  declare -A EXPECT=([import]=10 [smoke]=30 [plain]=20 [stack]=25 [stack_eval]=45 [peer]=10)
+  declare -A FIXED=([import]=5 [bench]=5 [smoke]=10 [plain]=20 [stack]=15 [stack_eval]=45 [peer]=10)
+  declare -A COLD=([import]=10 [smoke]=20)
+  declare -A SHARED=([stack]=10)
   # The CPU profile's vocabulary is 1024: both pairs are the bundled sample.
   DATA_PATH=${DATA_PATH:-data/sample}
   TOKENIZER_PATH=${TOKENIZER_PATH:-data/sample/fineweb_1024_bpe.model}
@@ -140,9 +184,13 @@ if [ "$MODE" = cpu ]; then
   DEFAULT_SECONDS=3
   MIN_SECONDS=${GPU_CHECK_MIN_SECONDS:-1}
   SMOKE_VAL_TOKENS=${GPU_CHECK_SMOKE_VAL_TOKENS:-4096}
+  ATTN_SECONDS=${GPU_CHECK_BENCH_SECONDS:-10}
+  PROBE_TIMEOUT=120
   PEER=${PEER_SCRIPT:-}
 else
-  declare -A EXPECT=([import]=10 [smoke]=115 [plain]=115 [stack]=130 [stack_eval]=380 [peer]=80)
+  declare -A FIXED=([import]=5 [bench]=20 [smoke]=41 [plain]=38 [stack]=96 [stack_eval]=95 [peer]=32)
+  declare -A COLD=([import]=10 [smoke]=85 [plain]=50 [stack]=30 [stack_eval]=45 [peer]=35)
+  declare -A SHARED=([stack]=85)
   # The competition's sp8192 (smoke, stack, stack_eval) and the baseline's sp1024 (plain, peer):
   # ../shared/gpu/prepare.sh's folders when present, else the challenge's download paths.
   default_data() {  # default_data <variable suffix> <prepare.sh folder> <vocabulary>; a value the caller gave wins
@@ -156,14 +204,15 @@ else
   DEFAULT_SECONDS=
   MIN_SECONDS=${GPU_CHECK_MIN_SECONDS:-30}
   SMOKE_VAL_TOKENS=${GPU_CHECK_SMOKE_VAL_TOKENS:-65536}
+  ATTN_SECONDS=${GPU_CHECK_BENCH_SECONDS:-20}
+  PROBE_TIMEOUT=60
   PEER=${PEER_SCRIPT:-}
   [ -n "$PEER" ] || [ ! -f .gpu/peer_train_gpt.py ] || PEER=.gpu/peer_train_gpt.py
 fi
-CAL_BASE=${EXPECT[smoke]}  # calibration compares the measured smoke with this
 declare -A SECONDS_OF=(
   [plain]=${GPU_CHECK_PLAIN_SECONDS:-${DEFAULT_SECONDS:-60}}
-  [stack]=${GPU_CHECK_STACK_SECONDS:-${DEFAULT_SECONDS:-120}}
-  [peer]=${GPU_CHECK_PEER_SECONDS:-${DEFAULT_SECONDS:-60}}
+  [stack]=${GPU_CHECK_STACK_SECONDS:-${DEFAULT_SECONDS:-45}}
+  [peer]=${GPU_CHECK_PEER_SECONDS:-${DEFAULT_SECONDS:-20}}
 )
 
 # ---- inputs, all checked before any run ----
@@ -176,7 +225,30 @@ done
 is_count "$MIN_SECONDS" || die "GPU_CHECK_MIN_SECONDS=$MIN_SECONDS: need a whole number of seconds (at least 1)"
 is_count "$SMOKE_VAL_TOKENS" && [ "$SMOKE_VAL_TOKENS" -ge 2 ] \
   || die "GPU_CHECK_SMOKE_VAL_TOKENS=$SMOKE_VAL_TOKENS: need a whole number of tokens, at least 2"
-read -ra WANTED <<< "${GPU_CHECK_STAGES:-${ALL_STAGES[*]}}"
+is_count "$ATTN_SECONDS" || die "GPU_CHECK_BENCH_SECONDS=$ATTN_SECONDS: need a whole number of seconds (at least 1)"
+SMOKE_LIMIT=${GPU_CHECK_SMOKE_LIMIT:-}
+[ -z "$SMOKE_LIMIT" ] || is_count "$SMOKE_LIMIT" || die "GPU_CHECK_SMOKE_LIMIT=$SMOKE_LIMIT: need a whole number of seconds (at least 1)"
+case "${GPU_CHECK_COMPILE:-auto}" in
+  auto) COMPILE=on; COMPILE_REASON=none ;;
+  0) COMPILE=off; COMPILE_REASON=asked ;;
+  *) die "GPU_CHECK_COMPILE=$GPU_CHECK_COMPILE: auto (probe, then decide) or 0 (every run eager)" ;;
+esac
+for entry in ${GPU_CHECK_ASSUME:-}; do
+  [[ "$entry" =~ ^(import|bench|smoke|plain|stack|stack_eval|peer):([0-9]+)/([0-9]+)/([0-9]+)$ ]] \
+    || die "GPU_CHECK_ASSUME entry '$entry': need <stage>:<fixed>/<cold>/<shared> in whole seconds, stage among import ${ALL_STAGES[*]}"
+  FIXED[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]} COLD[${BASH_REMATCH[1]}]=${BASH_REMATCH[3]} SHARED[${BASH_REMATCH[1]}]=${BASH_REMATCH[4]}
+done
+read -ra CLOCK_WORDS <<< "${GPU_CHECK_CLOCK:-real}"
+CLOCK=${CLOCK_WORDS[0]:-real}
+declare -A DECLARED=()  # GPU_CHECK_CLOCK=expected's given seconds per stage
+[[ "$CLOCK" =~ ^(real|expected)$ ]] || die "GPU_CHECK_CLOCK=${GPU_CHECK_CLOCK:-}: real, or expected [<stage>:<seconds> ...]"
+for entry in "${CLOCK_WORDS[@]:1}"; do
+  [ "$CLOCK" = expected ] && [[ "$entry" =~ ^(import|bench|smoke|plain|stack|stack_eval|peer):([0-9]+)$ ]] \
+    || die "GPU_CHECK_CLOCK entry '$entry': need expected, then <stage>:<seconds>"
+  DECLARED[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+done
+[ "$DRY_RUN" = 0 ] || CLOCK=expected  # the plan plays the run on the expected clock
+read -ra WANTED <<< "${GPU_CHECK_STAGES:-${DEFAULT_STAGES[*]}}"
 [ "${#WANTED[@]}" -gt 0 ] || die "GPU_CHECK_STAGES is empty: name at least one of ${ALL_STAGES[*]}"
 for want in "${WANTED[@]}"; do
   [[ " ${ALL_STAGES[*]} " == *" $want "* ]] || die "GPU_CHECK_STAGES: unknown stage '$want' (choose from: ${ALL_STAGES[*]})"
@@ -206,6 +278,7 @@ TOKENIZER_PATH_1024=$(absolute "$TOKENIZER_PATH_1024")
 READ_MAIN=() READ_1024=()
 for stage in "${WANTED[@]}"; do
   case "$stage" in
+    bench) ;;
     plain) READ_1024+=(plain) ;;
     peer) [ -z "$PEER" ] || READ_1024+=(peer) ;;
     *) READ_MAIN+=("$stage") ;;
@@ -228,9 +301,10 @@ export DATA_PATH TOKENIZER_PATH DATA_PATH_1024 TOKENIZER_PATH_1024
 # The kit's own inputs are set per stage here: none may leak in from the caller's environment.
 unset BENCH_OUT BENCH_RUNS BENCH_SECONDS BENCH_CONFIGS BENCH_TTT BENCH_ARTIFACT PEER_SCRIPT
 
-# Doc TTT "if enabled in that version": whether this train_gpt.py accepts TTT=doc (doc if it cannot even be
-# imported here: the import stage then fails and says why).
-TTT_MODE=$(python3 -c "
+# Doc TTT "if enabled in that version", for stack_eval: whether this train_gpt.py accepts TTT=doc (doc if it
+# cannot even be imported here: the import stage then fails and says why). Not asked when stack_eval is not chosen.
+TTT_MODE=unused
+selected stack_eval && TTT_MODE=$(python3 -c "
 try:
     import train_gpt as t
 except Exception:
@@ -239,20 +313,27 @@ try:
     t.Hyperparameters.from_env(env={'TTT': 'doc'}, cuda=True); print('doc')
 except Exception:
     print('off')" 2>/dev/null)
-if [ "$TTT_MODE" != doc ]; then
+if [ "$TTT_MODE" != doc ] && [ "$TTT_MODE" != unused ]; then
   TTT_MODE=off
-  EXPECT[stack_eval]=$([ "$MODE" = cpu ] && echo 20 || echo 50)
+  FIXED[stack_eval]=$([ "$MODE" = cpu ] && echo 20 || echo 35)
+  COLD[stack_eval]=$([ "$MODE" = cpu ] && echo 0 || echo 15)
 fi
 
 KIT_FLAGS=()
-STACK_VARS=()
-[ "$MODE" = gpu ] || { KIT_FLAGS+=(--cpu-smoke); STACK_VARS=(TTT=off); }
+STACK_VARS=(VAL_LOSS_EVERY=0 COMPILE_WARMUP_STEPS=4 TRAIN_LOG_EVERY=20)
+[ "$MODE" = gpu ] || { KIT_FLAGS+=(--cpu-smoke); STACK_VARS+=(TTT=off); }
 [ "$DRY_RUN" = 0 ] || KIT_FLAGS+=(--dry-run)
 SMOKE_DATA=$WORK/smoke_data
-SMOKE_CONFIG="smoke:ITERATIONS=5 COMPILE_WARMUP_STEPS=2 VAL_LOSS_EVERY=0 TTT=off EVAL_STRIDE=0 TRAIN_LOG_EVERY=1 DATA_PATH=$SMOKE_DATA"
+SMOKE_CONFIG="smoke:ITERATIONS=5 COMPILE_WARMUP_STEPS=4 VAL_LOSS_EVERY=0 TTT=off EVAL_STRIDE=0 TRAIN_LOG_EVERY=1 DATA_PATH=$SMOKE_DATA"
+read -ra SMOKE_VARS <<< "${GPU_CHECK_SMOKE_VARS:-}"
+for var in "${SMOKE_VARS[@]}"; do
+  [[ "$var" =~ ^[A-Za-z_][A-Za-z0-9_]*=[^\;]*$ ]] || die "GPU_CHECK_SMOKE_VARS: '$var' is not VAR=value"
+  SMOKE_CONFIG+=" $var"
+done
 
 # ---- logging and the clock ----
 T0=$SECONDS
+CLOCK_S=0  # GPU_CHECK_CLOCK=expected: the seconds counted so far
 LOG=$WORK/gpu_check.txt
 if [ "$DRY_RUN" = 0 ]; then
   mkdir -p "$WORK" || die "cannot create GPU_CHECK_WORK=$WORK"
@@ -262,15 +343,21 @@ else
   LOG=/dev/null
 fi
 say() { echo "$*" | tee -a "$LOG"; }
-elapsed() { echo $((SECONDS - T0)); }
-left() { echo $((BUDGET - RESERVE - (SECONDS - T0))); }
+elapsed() { if [ "$CLOCK" = real ]; then echo $((SECONDS - T0)); else echo "$CLOCK_S"; fi; }
+left() { echo $((BUDGET - RESERVE - $(elapsed))); }
 FAILED=()
-STOP=  # set when import or smoke fails: every later stage is skipped with this reason
+STOP=  # set when import or smoke fails for good: every later stage is skipped with this reason
 SCALE_PM=1000  # calibration, per mille
+SMOKE_COMPILED=0  # 1 after a good compiled smoke: the shared column comes from inductor's cache
 
-untrained() {  # untrained <stage>: expected seconds apart from training, calibrated after the smoke
-  case "$1" in import|smoke) echo "${EXPECT[$1]}" ;; *) echo $((EXPECT[$1] * SCALE_PM / 1000)) ;; esac
+compile_s() {  # compile_s <stage>: the compile seconds in its expected time, as things stand
+  local cold=${COLD[$1]:-0} shared=${SHARED[$1]:-0}
+  if [ "$COMPILE" = off ]; then echo 0
+  elif [ "$1" = import ] || [ "$1" = smoke ]; then echo $((cold + shared))  # the smoke is what the calibration measures
+  elif [ "$SMOKE_COMPILED" = 1 ]; then echo $((cold * SCALE_PM / 1000 + (shared + 1) / 2))
+  else echo $(((cold + shared) * SCALE_PM / 1000)); fi
 }
+untrained() { echo $((FIXED[$1] + $(compile_s "$1"))); }  # expected seconds apart from training
 expected() { echo $(($(untrained "$1") + ${SECONDS_OF[$1]:-0})); }  # training seconds are not scaled
 least_training() {  # least_training <stage>: the fewest training seconds it may run with
   echo $((SECONDS_OF[$1] < MIN_SECONDS ? SECONDS_OF[$1] : MIN_SECONDS))
@@ -284,46 +371,90 @@ train_seconds() {  # train_seconds <stage> <left_s>: its planned seconds if they
   elif [ "$room" -ge "$MIN_SECONDS" ]; then echo "$room"
   else echo 0; fi
 }
+smoke_limit() {  # smoke_limit <left_s>: the longest smoke after which the compiled stack still fits (at least
+  # the smoke's expected seconds, at most what is left): the scale s solves
+  # smoke fixed + smoke cold x s + stack fixed + stack cold x s + stack shared / 2 + least training = left
+  local left_s=$1 limit=$1
+  if [ -n "$SMOKE_LIMIT" ]; then limit=$SMOKE_LIMIT
+  elif [ "$COMPILE" = on ] && selected stack && [ $((COLD[smoke] + ${COLD[stack]:-0})) -gt 0 ]; then
+    local room=$((left_s - FIXED[smoke] - FIXED[stack] - (${SHARED[stack]:-0} + 1) / 2 - $(least_training stack)))
+    limit=$((FIXED[smoke] + COLD[smoke] * room / (COLD[smoke] + ${COLD[stack]:-0})))
+    [ "$limit" -ge "$(expected smoke)" ] || limit=$(expected smoke)
+  fi
+  echo $((limit < left_s ? limit : left_s))
+}
 
 stub() {  # stub <stage> <reason>: a log that tools/project.py lists as skipped
-  case "$1" in import) return 0 ;; esac
+  case "$1" in import|bench) return 0 ;; esac
   mkdir -p "$WORK/$1"
   echo "bench_run name:$1 skipped:$2" > "$WORK/$1/$1.txt"
 }
 
-skip() {  # skip <stage> <reason> [fields]
+skip() {  # skip <stage> <reason> [fields]; in the plan, its line says fits:no (or why it is skipped)
+  if [ "$DRY_RUN" = 1 ]; then
+    if [ "$2" = budget ]; then
+      echo "gpu_check plan stage:$1 expected_s:$(expected "$1") fits:no ends_s:$(elapsed) train_s:${SECONDS_OF[$1]:-0} compile_s:$(compile_s "$1")"
+    else
+      echo "gpu_check plan stage:$1 skipped:$2"
+    fi
+    return 0
+  fi
   say "gpu_check skip:$1 reason:$2${3:+ $3}"
-  [ "$DRY_RUN" = 1 ] || stub "$1" "$2"
+  stub "$1" "$2"
 }
 
-# run_stage <stage> <command...>: the budget check, then the command under timeout, its output to the
-# log (and to $STAGE_TEE when set). Returns 0 only if the command ran and succeeded.
+set_compile() {  # set_compile <on|off> <reason> <stage>
+  COMPILE=$1 COMPILE_REASON=$2
+  say "gpu_check compile:$1 reason:$2 stage:$3"
+}
+
+command -v timeout >/dev/null || timeout() { shift 2; "$@"; }  # without coreutils' timeout: no limit, as a fallback
+
+show_command() {  # the plan's view of a command: echoed; gpu_bench.sh --dry-run then prints its runs' commands
+  echo "+ $*"
+  [ "$1" != env ] || "$@"
+}
+
+# run_stage <stage> <limit_s> <command...>: the budget check, then the command under timeout (the budget left,
+# or limit_s if less), its output to the log (and to $STAGE_TEE when set). Returns 0 only if the command ran
+# and succeeded; RC holds its exit status. In the plan (--dry-run) it prints the stage's line and counts its
+# expected (or given) seconds instead, then shows the command.
 STAGE_TEE=/dev/null
 LAST_SECONDS=0
+RC=0
 FITTED=  # the stage whose seconds run_training has just fitted to the clock: run_stage does not check it again
 run_stage() {
-  local stage=$1 expect left_s start rc=0 status=ok
-  shift
+  local stage=$1 limit=$2 expect left_s start status=ok
+  shift 2
   expect=$(expected "$stage")
   left_s=$(left)
   if [ "$stage" != "$FITTED" ] && [ "$expect" -gt "$left_s" ]; then
     skip "$stage" budget "expected_s:$expect left_s:$left_s"
+    [ "$DRY_RUN" = 0 ] || show_command "$@"
+    RC=
     return 1
   fi
+  [ "$limit" -le "$left_s" ] || limit=$left_s
+  [ "$limit" -ge 1 ] || limit=1  # timeout 0 would mean no limit
+  RC=0
   start=$SECONDS
-  say ""
-  say "== gpu_check $stage (expected ${expect} s, ${left_s} s left)"
-  if command -v timeout >/dev/null; then
-    timeout --kill-after=10 "$left_s" "$@" 2>&1 | tee -a "$LOG" "$STAGE_TEE"
-    rc=${PIPESTATUS[0]}
-  else
-    "$@" 2>&1 | tee -a "$LOG" "$STAGE_TEE"
-    rc=${PIPESTATUS[0]}
+  if [ "$DRY_RUN" = 1 ]; then
+    LAST_SECONDS=${DECLARED[$stage]:-$expect}
+    [ "$LAST_SECONDS" -le "$limit" ] || { LAST_SECONDS=$limit; RC=124; }
+    CLOCK_S=$((CLOCK_S + LAST_SECONDS))
+    echo "gpu_check plan stage:$stage expected_s:$expect fits:yes ends_s:$CLOCK_S train_s:${SECONDS_OF[$stage]:-0} compile_s:$(compile_s "$stage")"
+    show_command "$@"
+    [ "$RC" = 0 ]
+    return
   fi
-  if [ "$rc" != 0 ]; then
+  say ""
+  say "== gpu_check $stage (expected ${expect} s, ${left_s} s left, limit ${limit} s, compile $COMPILE)"
+  timeout --kill-after=10 "$limit" "$@" 2>&1 | tee -a "$LOG" "$STAGE_TEE"
+  RC=${PIPESTATUS[0]}
+  if [ "$RC" != 0 ]; then
     status=fail
     FAILED+=("$stage")
-    # A run stopped at the budget never wrote its own end line: record it for the table, once torchrun
+    # A run stopped at its limit never wrote its own end line: record it for the table, once torchrun
     # has stopped its workers (they run in their own sessions, so the TERM reaches them through it) and
     # nothing writes to the log any more.
     local runlog="$WORK/$stage/$stage.txt" waited=0
@@ -332,18 +463,24 @@ run_stage() {
         sleep 1
         waited=$((waited + 1))
       done
-      echo "bench_run name:$stage exit_status:$rc wall_time:$((SECONDS - start))s" >> "$runlog"
+      echo "bench_run name:$stage exit_status:$RC wall_time:$((SECONDS - start))s" >> "$runlog"
     fi
   fi
   LAST_SECONDS=$((SECONDS - start))
-  say "gpu_check stage:$stage status:$status seconds:$LAST_SECONDS expected_s:$expect exit_status:$rc"
-  [ "$rc" = 0 ]
+  if [ "$CLOCK" = expected ]; then
+    LAST_SECONDS=${DECLARED[$stage]:-$([ "$RC" = 124 ] && echo "$limit" || echo "$expect")}
+    CLOCK_S=$((CLOCK_S + LAST_SECONDS))
+  fi
+  say "gpu_check stage:$stage status:$status seconds:$LAST_SECONDS expected_s:$expect exit_status:$RC compile:$COMPILE"
+  [ "$RC" = 0 ]
 }
 
+COMPILE_VARS=()  # every later run's, once compilation is off
 kit() {  # kit <stage> [VAR=value ...]: KIT, the command of tools/gpu_bench.sh for one run in its own folder
   local stage=$1
   shift
-  KIT=(env BENCH_OUT="$WORK/$stage" BENCH_RUNS="$stage" PEER_SCRIPT= "$@" bash tools/gpu_bench.sh "${KIT_FLAGS[@]}")
+  [ "$COMPILE" = on ] || COMPILE_VARS=(COMPILE=0 TORCH_COMPILE_DISABLE=1)
+  KIT=(env BENCH_OUT="$WORK/$stage" BENCH_RUNS="$stage" PEER_SCRIPT= "${COMPILE_VARS[@]}" "$@" bash tools/gpu_bench.sh "${KIT_FLAGS[@]}")
 }
 
 run_training() {  # run_training <stage> [VAR=value ...]: plain, stack or peer with the seconds that fit (train_seconds)
@@ -353,6 +490,7 @@ run_training() {  # run_training <stage> [VAR=value ...]: plain, stack or peer w
   secs=$(train_seconds "$stage" "$left_s")
   if [ "$secs" = 0 ]; then
     skip "$stage" budget "expected_s:$(($(untrained "$stage") + $(least_training "$stage") + $(kept_for_stack "$stage"))) left_s:$left_s"
+    [ "$DRY_RUN" = 0 ] || { kit "$stage" BENCH_SECONDS="$planned" "$@"; show_command "${KIT[@]}"; }
     return 1
   fi
   if [ "$secs" -lt "$planned" ]; then
@@ -361,20 +499,16 @@ run_training() {  # run_training <stage> [VAR=value ...]: plain, stack or peer w
   fi
   kit "$stage" BENCH_SECONDS="$secs" "$@"
   FITTED=$stage
-  run_stage "$stage" "${KIT[@]}"
+  run_stage "$stage" "$left_s" "${KIT[@]}"
 }
-
-IMPORT_PY='import platform, sys
-import train_gpt, zstandard, sentencepiece, torch
-cuda = torch.cuda.is_available()
-gpu = torch.cuda.get_device_name(0).replace(" ", "_") if cuda else "none"
-print(f"import_check python:{platform.python_version()} torch:{torch.__version__} cuda:{torch.version.cuda} "
-      f"cuda_available:{cuda} gpus:{torch.cuda.device_count()} gpu:{gpu} zstandard:{zstandard.__version__} "
-      f"sentencepiece:{sentencepiece.__version__}")'
 
 # The smoke scores only the first SMOKE_VAL_TOKENS validation tokens: a folder of links to the training
 # shards and a cut validation shard.
 make_smoke_data() {
+  if [ "$DRY_RUN" = 1 ]; then
+    echo "+ smoke data: links to $DATA_PATH/fineweb_train_*.bin, the first $SMOKE_VAL_TOKENS validation tokens, in $SMOKE_DATA"
+    return 0
+  fi
   mkdir -p "$SMOKE_DATA"
   ln -sf "$DATA_PATH"/fineweb_train_*.bin "$SMOKE_DATA"/
   local val
@@ -393,80 +527,86 @@ print(f"smoke validation: the first {len(tokens)} tokens of {src}")
 EOF
 }
 
-# ---- the plan (--dry-run) ----
-stage_list=(import "${ALL_STAGES[@]}")
-say "gpu_check start mode:$MODE budget_s:$BUDGET stages:$(IFS=,; echo "${WANTED[*]}") ttt:$TTT_MODE peer:${PEER:-none} work:$WORK out:$OUT_DIR"
-if [ "$DRY_RUN" = 1 ]; then
-  at=0 total=0
-  for stage in "${stage_list[@]}"; do
-    [ "$stage" = import ] || selected "$stage" || continue
-    [ "$stage" != peer ] || [ -n "$PEER" ] || { echo "gpu_check plan stage:peer skipped:no_peer_script"; continue; }
-    total=$((total + $(expected "$stage")))
-    secs=
-    case "$stage" in
-      plain|stack|peer) secs=$(train_seconds "$stage" $((BUDGET - RESERVE - at)))
-        [ "$secs" = 0 ] || SECONDS_OF[$stage]=$secs ;;  # the commands below show the fitted seconds
-    esac
-    e=$(expected "$stage")
-    fits=no
-    if [ "$secs" != 0 ] && [ $((at + e)) -le $((BUDGET - RESERVE)) ]; then fits=yes; at=$((at + e)); fi
-    echo "gpu_check plan stage:$stage expected_s:$e fits:$fits ends_s:$at train_s:${SECONDS_OF[$stage]:-0}"
-  done
-  echo "gpu_check plan total_expected_s:$total fitting_s:$at budget_s:$BUDGET reserve_s:$RESERVE"
-  echo
-  echo "+ import check: python3 -c \"import train_gpt, zstandard, sentencepiece, torch ...\"; nvidia-smi"
-  if selected smoke; then
-    echo "+ smoke data: links to $DATA_PATH/fineweb_train_*.bin, the first $SMOKE_VAL_TOKENS validation tokens, in $SMOKE_DATA"
-    kit smoke BENCH_SECONDS=0 BENCH_CONFIGS="$SMOKE_CONFIG"; "${KIT[@]}"
-  fi
-  if selected plain; then kit plain BENCH_SECONDS="${SECONDS_OF[plain]}"; "${KIT[@]}"; fi
-  if selected stack; then kit stack BENCH_SECONDS="${SECONDS_OF[stack]}" "${STACK_VARS[@]}"; "${KIT[@]}"; fi
-  if selected stack_eval; then kit stack_eval BENCH_ARTIFACT="$WORK/stack/stack.pgolf" BENCH_TTT="$TTT_MODE"; "${KIT[@]}"; fi
-  if selected peer && [ -n "$PEER" ]; then kit peer BENCH_SECONDS="${SECONDS_OF[peer]}" PEER_SCRIPT="$PEER"; "${KIT[@]}"; fi
-  echo
-  echo "+ python3 tools/project.py <stage logs> --json $WORK/bench.json; tar czf $OUT_DIR/gpu_check.tgz (*.txt, *.json of $WORK); $OUT_DIR/summary.txt"
-  exit 0
-fi
-
 # ---- the stages ----
-STAGE_TEE=$WORK/import.txt
-if run_stage import python3 -c "$IMPORT_PY"; then
-  if command -v nvidia-smi >/dev/null; then
-    timeout 30 nvidia-smi 2>&1 | tee -a "$LOG" "$STAGE_TEE"
-  else
-    echo "nvidia-smi: not found" | tee -a "$LOG" "$STAGE_TEE"
+
+stage_import() {
+  local flags=(--probe-timeout "$PROBE_TIMEOUT") line
+  [ "$COMPILE" = on ] || flags+=(--no-probe)
+  STAGE_TEE=$WORK/import.txt
+  if run_stage import $((PROBE_TIMEOUT + 60)) python3 tools/import_check.py "${flags[@]}"; then
+    if [ "$DRY_RUN" = 1 ]; then
+      echo "+ nvidia-smi"
+    elif command -v nvidia-smi >/dev/null; then
+      timeout 30 nvidia-smi 2>&1 | tee -a "$LOG" "$STAGE_TEE"
+    else
+      echo "nvidia-smi: not found" | tee -a "$LOG" "$STAGE_TEE"
+    fi
+    line=$(grep -h '^compile_check ' "$STAGE_TEE" 2>/dev/null | tail -n 1)
+    if [ "$DRY_RUN" = 1 ]; then :
+    elif [[ "$line" == *" compile:on "* ]]; then set_compile on none import
+    else
+      [[ "$line" =~ \ reason:([^ ]+) ]] && set_compile off "${BASH_REMATCH[1]}" import || set_compile off probe_failed import
+    fi
+  elif [[ " ${FAILED[*]} " == *" import "* ]]; then
+    STOP=import_failed
   fi
-elif [[ " ${FAILED[*]} " == *" import "* ]]; then
-  STOP=import_failed
-fi
-STAGE_TEE=/dev/null
-for stage in "${ALL_STAGES[@]}"; do
-  if ! selected "$stage"; then say "gpu_check skip:$stage reason:not_selected"; continue; fi
+  STAGE_TEE=/dev/null
+}
+
+stage_smoke() {
+  local limit compiled=$COMPILE
+  kit smoke BENCH_SECONDS=0 BENCH_CONFIGS="$SMOKE_CONFIG"
+  if ! make_smoke_data 2>&1 | tee -a "$LOG"; then
+    FAILED+=(smoke)
+    say "gpu_check stage:smoke status:fail seconds:0 expected_s:$(expected smoke) exit_status:1 compile:$COMPILE"
+    STOP=smoke_failed
+    return
+  fi
+  limit=$(smoke_limit "$(left)")
+  [ "$(expected smoke)" -gt "$(left)" ] || say "gpu_check smoke_limit seconds:$limit left_s:$(left)"
+  if run_stage smoke "$limit" "${KIT[@]}"; then
+    [ "$compiled" = on ] || return 0
+    local smoke_s=$LAST_SECONDS
+    SMOKE_COMPILED=1
+    SCALE_PM=$(((smoke_s - FIXED[smoke]) * 1000 / (COLD[smoke] > 0 ? COLD[smoke] : 1)))
+    [ "$SCALE_PM" -ge 250 ] || SCALE_PM=250
+    [ "$SCALE_PM" -le 4000 ] || SCALE_PM=4000
+    say "gpu_check calibrate scale:$((SCALE_PM / 1000)).$(printf '%03d' $((SCALE_PM % 1000))) smoke_s:$smoke_s smoke_expected_s:$(expected smoke) cold_s:${COLD[smoke]}"
+  elif [ -n "$RC" ]; then
+    # A configuration or data error (train_gpt.py's `error:` line) fails every run alike; a compiled smoke that
+    # fails otherwise, or overruns its limit, leaves the later runs to go on eagerly.
+    if [ "$compiled" = on ] && [ "$RC" = 124 ]; then set_compile off smoke_timeout smoke
+    elif [ "$compiled" = on ] && ! grep -q '^error: ' "$WORK/smoke/smoke.txt" 2>/dev/null; then set_compile off smoke_failed smoke
+    else STOP=smoke_failed; fi
+  fi
+}
+
+say "gpu_check start mode:$MODE budget_s:$BUDGET stages:$(IFS=,; echo "${WANTED[*]}") ttt:$TTT_MODE peer:${PEER:-none} clock:$CLOCK work:$WORK out:$OUT_DIR"
+total=0
+for stage in import "${ALL_STAGES[@]}"; do
+  if [ "$stage" != import ] && ! selected "$stage"; then
+    [ "$DRY_RUN" = 1 ] || say "gpu_check skip:$stage reason:not_selected"
+    continue
+  fi
   if [ -n "$STOP" ]; then skip "$stage" "$STOP"; continue; fi
+  [ "$stage" = peer ] && [ -z "$PEER" ] || total=$((total + $(expected "$stage")))
   case "$stage" in
-    smoke)
-      kit smoke BENCH_SECONDS=0 BENCH_CONFIGS="$SMOKE_CONFIG"
-      if ! make_smoke_data 2>&1 | tee -a "$LOG"; then
-        FAILED+=(smoke)
-        say "gpu_check stage:smoke status:fail seconds:0 expected_s:$(expected smoke) exit_status:1"
-        STOP=smoke_failed
-      elif run_stage smoke "${KIT[@]}"; then
-        smoke_s=$LAST_SECONDS
-        SCALE_PM=$((smoke_s * 1000 / CAL_BASE))
-        [ "$SCALE_PM" -ge 500 ] || SCALE_PM=500
-        [ "$SCALE_PM" -le 3000 ] || SCALE_PM=3000
-        say "gpu_check calibrate scale:$((SCALE_PM / 1000)).$(printf '%03d' $((SCALE_PM % 1000))) smoke_s:$smoke_s smoke_expected_s:$CAL_BASE"
-      elif [[ " ${FAILED[*]} " == *" smoke "* ]]; then
-        STOP=smoke_failed
-      fi ;;
+    import) stage_import ;;
+    bench)
+      STAGE_TEE=$WORK/bench.txt
+      bench_flags=(--seconds "$ATTN_SECONDS")
+      [ "$MODE" = gpu ] || bench_flags+=(--cpu)
+      run_stage bench $((ATTN_SECONDS + 20)) python3 tools/attn_bench.py "${bench_flags[@]}"
+      STAGE_TEE=/dev/null ;;
+    smoke) stage_smoke ;;
     plain) run_training plain ;;
     stack) run_training stack "${STACK_VARS[@]}" ;;
     stack_eval)
-      if [ ! -f "$WORK/stack/stack.pgolf" ]; then
+      kit stack_eval BENCH_ARTIFACT="$WORK/stack/stack.pgolf" BENCH_TTT="$TTT_MODE"
+      if [ "$DRY_RUN" = 0 ] && [ ! -f "$WORK/stack/stack.pgolf" ]; then
         skip stack_eval no_stack_artifact
       else
-        kit stack_eval BENCH_ARTIFACT="$WORK/stack/stack.pgolf" BENCH_TTT="$TTT_MODE"
-        run_stage stack_eval "${KIT[@]}"
+        run_stage stack_eval "$(left)" "${KIT[@]}"
       fi ;;
     peer)
       if [ -z "$PEER" ]; then
@@ -476,6 +616,14 @@ for stage in "${ALL_STAGES[@]}"; do
       fi ;;
   esac
 done
+
+if [ "$DRY_RUN" = 1 ]; then
+  fitting=$(elapsed)
+  echo "gpu_check plan total_expected_s:$total fitting_s:$fitting budget_s:$BUDGET reserve_s:$RESERVE spare_s:$((BUDGET - RESERVE - fitting))"
+  echo
+  echo "+ python3 tools/project.py <stage logs> --json $WORK/bench.json; tar czf $OUT_DIR/gpu_check.tgz (*.txt, *.json of $WORK); $OUT_DIR/summary.txt"
+  exit 0
+fi
 
 # ---- the table, the summary, the tarball ----
 LOGS=()
@@ -492,7 +640,7 @@ fi
 status=ok
 [ "${#FAILED[@]}" = 0 ] || status=fail
 failed_list=${FAILED[*]:-none}
-say "gpu_check done status:$status seconds:$(elapsed) failed:${failed_list// /,}"
+say "gpu_check done status:$status seconds:$(elapsed) failed:${failed_list// /,} compile:$COMPILE reason:$COMPILE_REASON"
 {
   if [ "$MODE" = gpu ]; then
     echo "gpu_check summary (one GPU; on the development data of .gpu/: about 11.6M training tokens as sp1024, 7.6M as"
@@ -501,8 +649,12 @@ say "gpu_check done status:$status seconds:$(elapsed) failed:${failed_list// /,}
   else
     echo "gpu_check summary (CPU rehearsal at a tiny shape on $DATA_PATH and $DATA_PATH_1024: pipeline figures, not measurements)"
   fi
-  grep -E '^gpu_check (start|stage|skip|calibrate|done)' "$LOG"
-  grep -h '^import_check ' "$WORK/import.txt" 2>/dev/null
+  grep -E '^gpu_check (start|stage|skip|shorten|compile|smoke_limit|calibrate|done)' "$LOG"
+  grep -h -E '^(import_check|compile_check) ' "$WORK/import.txt" 2>/dev/null
+  if [ -f "$WORK/bench.txt" ]; then
+    echo
+    sed -n '/^|\|^fastest \|^newton_schulz /p' "$WORK/bench.txt"
+  fi
   echo
   cat "$TABLE"
 } > "$WORK/summary.txt"

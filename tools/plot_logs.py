@@ -9,22 +9,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from summarize import fields, number  # noqa: E402
+import logs  # noqa: E402
 
 
 def curves(path: Path) -> tuple[list, list]:
-    """(train points, val points) as (seconds, loss) from `step:` lines."""
-    train, val = [], []
-    for line in path.read_text(errors="replace").splitlines():
-        if not line.startswith("step:"):
-            continue
-        f = fields(line)
-        seconds = number(f["train_time"]) / 1000
-        if "train_loss" in f:
-            train.append((seconds, float(f["train_loss"])))
-        elif "val_loss" in f:
-            val.append((seconds, float(f["val_loss"])))
-    return train, val
+    """(train points, val points) as (seconds, loss) from the log's `step:` lines."""
+    timed = [p for p in logs.read(path)["curve"] if "train_time_ms" in p]
+    return ([(p["train_time_ms"] / 1000, p["train_loss"]) for p in timed if "train_loss" in p],
+            [(p["train_time_ms"] / 1000, p["val_loss"]) for p in timed if "val_loss" in p])
 
 
 def main(argv=None) -> int:

@@ -3,31 +3,35 @@
     python tools/project.py bench_runs/<stamp>/             # every <name>.txt in the folder
     python tools/project.py a/plain.txt b/stack.txt --json bench.json
 
-Reads both this script's logs (README "Log lines") and the challenge baseline's stdout (the
+Reads, through tools/logs.py, both this script's logs and the challenge baseline's stdout (the
 `peer` run). Projections assume perfect scaling: time per global batch divides by the GPU count,
 evaluation time scales with the number of validation targets. They leave out the all-reduce
 between 8 GPUs and data-loading differences, and the measured GPU may not be an H100.
+With a peer run (the baseline, measured on the same GPUs), a second projection needs no assumption
+about the GPU: each run's measured step and evaluation times x 43.54 ms (the baseline's published
+step on 8xH100) / the peer's measured step, in bench.json as via_peer_step_ms_8xh100,
+via_peer_steps_600s and via_peer_eval_s_8xh100, with the factor as ratios.peer_to_8xh100.
 """
 
 import argparse
 import json
 import math
-import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from summarize import fields, number  # noqa: E402
+import logs  # noqa: E402
 
 FULL_VAL_TARGETS = 62_021_846  # validation targets of the full challenge set (tokens - 1)
 TARGET_GPUS = 8
 TRAIN_BUDGET_MS = 600_000
+PEER_STEP_MS_8XH100 = 43.54  # the challenge baseline's published step on 8xH100 (its README: 13,780 steps in 600 s)
 RUN_ORDER = ["peer", "plain", "stack", "stack_eval"]  # then BENCH_CONFIGS runs, by name
-RECOMPILE = "Recompiling function"  # one line per recompilation under TORCH_LOGS=recompiles
-PEER_FINAL = "final_int8_zlib_roundtrip_exact"  # the baseline's last line: its score, full precision
-# Both `peak memory allocated:123MiB` (ours) and `peak memory allocated: 123 MiB` (the baseline).
-PEAK_MEMORY = re.compile(r"peak memory allocated:\s*(\d+)\s*MiB")
-PEER_BYTES = re.compile(r"Total submission size int8\+zlib:\s*(\d+)\s*bytes")
+# (fact of tools/logs.py, key of a run in bench.json)
+RUN_FACTS = (("steps", "steps"), ("step_avg_ms", "step_avg_ms"), ("device", "device"), ("torch", "torch"),
+             ("val_tokens", "val_targets"), ("val_bpb", "final_val_bpb"), ("bytes_total", "bytes_total"),
+             ("world_size", "world_size"), ("peak_memory_mib", "peak_memory_mib"),
+             ("recompiles_total", "recompiles_total"), ("recompiles_after_warmup", "recompiles_after_warmup"))
 FOOTER = (
     "Projections assume perfect scaling to 8 GPUs: measured time per global batch x world size / 8, "
     f"and evaluation time x ({FULL_VAL_TARGETS:,} / validation targets measured) x world size / 8. "
@@ -39,71 +43,26 @@ FOOTER = (
 def read_env(folder: Path) -> dict:
     """bench_env.txt: `gpu:<name> gpus:<n> nproc:<n> torch:<v> python:<v>`, or {} if absent."""
     path = folder / "bench_env.txt"
-    return fields(path.read_text().strip()) if path.is_file() else {}
+    return logs.fields(path.read_text().strip()) if path.is_file() else {}
 
 
 def parse_log(path: Path, env: dict | None = None) -> dict:
-    """The facts of one run's log; facts the log lacks stay absent (or come from `env`)."""
-    env = env or {}
-    run = {"name": path.stem, "log": str(path), "eval_phases": []}
-    phases = {}
-    # Recompiles count where a timer runs: from the first training step to the export, and from
-    # `eval_compile` (evaluation's deliberate priming is done) to `eval_total`.
-    recompiles, recompiles_after, training_started, primed, timed = 0, 0, False, False, False
-    for line in path.read_text(errors="replace").splitlines():
-        if RECOMPILE in line:
-            recompiles += 1
-            recompiles_after += timed
-            continue
-        if line.startswith(("artifact path:", "eval_total")):
-            timed = False
-        elif line.startswith("eval_compile"):
-            primed = timed = True
-        f = fields(line)
-        head = line.split(" ", 1)[0]
-        if line.startswith("step:") and "step_avg" in f:
-            if "train_loss" in f and not training_started:
-                training_started = timed = True
-            run["steps"], run["step_avg_ms"] = int(f["step"].split("/")[0]), number(f["step_avg"])
-        elif line.startswith("stopping_early:"):
-            steps = int(f["step"].split("/")[0])
-            run["steps"], run["step_avg_ms"] = steps, number(f["train_time"]) / max(steps, 1)
-        elif line.startswith("device:"):
-            run["device"], run["torch"] = f["device"], f["torch"]
-            run["gpu"] = f.get("gpu", f["device"]).replace("_", " ")
-        elif line.startswith("val_tokens:"):
-            run["val_targets"] = int(f["val_tokens"])
-        elif line.startswith("val_loader:") and "tokens" in f:
-            run["val_targets"] = int(f["tokens"])
-        elif head.startswith("final_") and "val_bpb" in f:
-            name = head.removesuffix("_exact")
-            phase = phases.setdefault(name, {"phase": name})
-            phase["val_bpb"] = float(f["val_bpb"])
-            if "eval_time" in f:
-                phase["eval_time_ms"] = number(f["eval_time"])
-            if head == PEER_FINAL:
-                run["final_val_bpb"] = phase["val_bpb"]
-        elif line.startswith("final val_bpb:"):
-            run["final_val_bpb"] = float(f["val_bpb"])
-        elif line.startswith("artifact ") and "bytes_total" in f:
-            run["bytes_total"] = int(f["bytes_total"])
-        elif line.startswith("abort reason:"):
-            run["abort"] = f["reason"]
-        elif line.startswith("bench_run "):
-            run.update({k: v for k, v in f.items() if k in ("exit_status", "skipped")})
-        if "world_size" in f:
-            run["world_size"] = int(f["world_size"])
-        if "train_batch_tokens" in f:
-            run["train_batch_tokens"] = int(f["train_batch_tokens"])
-        if m := PEAK_MEMORY.search(line):
-            run["peak_memory_mib"] = int(m.group(1))
-        if m := PEER_BYTES.search(line):
-            run["bytes_total"] = int(m.group(1))
-    run["eval_phases"] = list(phases.values())
-    # An evaluation-only run has no warm-up to exclude: every recompile counts.
-    run["recompiles_total"] = recompiles
-    run["recompiles_after_warmup"] = recompiles_after if training_started or primed else recompiles
-    fill_from_env(run, env)
+    """The facts of one run's log (tools/logs.py); facts the log lacks stay absent (or come from `env`)."""
+    facts = logs.read(path)
+    run = {"name": path.stem, "log": str(path)}
+    for fact, key in RUN_FACTS:
+        if fact in facts:
+            run[key] = facts[fact]
+    if "device" in facts:
+        run["gpu"] = facts.get("gpu", facts["device"])
+    if "abort" in facts:
+        run["abort"] = facts["abort"]["reason"]
+    run.update({k: v for k, v in facts.get("bench_run", {}).items() if k in ("exit_status", "skipped")})
+    if facts.get("settings", {}).get("train_batch_tokens", "").isdigit():
+        run["train_batch_tokens"] = int(facts["settings"]["train_batch_tokens"])
+    run["eval_phases"] = [{"phase": p["name"], **{k: p[k] for k in ("val_bpb", "eval_time_ms") if k in p}}
+                          for p in facts["phases"] if "val_bpb" in p]
+    fill_from_env(run, env or {})
     run["status"] = status(run)
     project(run)
     return run
@@ -144,7 +103,8 @@ def project(run: dict):
     if world and targets:
         for phase in run["eval_phases"]:
             if "eval_time_ms" in phase:
-                phase["projected_eval_s_8xh100"] = phase["eval_time_ms"] / 1000 * (FULL_VAL_TARGETS / targets) * world / TARGET_GPUS
+                scale = FULL_VAL_TARGETS / targets * world / TARGET_GPUS
+                phase["projected_eval_s_8xh100"] = phase["eval_time_ms"] / 1000 * scale
         projected = [p["projected_eval_s_8xh100"] for p in run["eval_phases"] if "projected_eval_s_8xh100" in p]
         if projected:
             run["projected_eval_total_s_8xh100"] = sum(projected)
@@ -161,6 +121,25 @@ def ratios(runs: list[dict]) -> dict:
         if plain.get(key) and peer.get(key):
             out[f"plain_over_peer_{label}"] = plain[key] / peer[key]
     return out
+
+
+def via_peer(runs: list[dict]) -> dict:
+    """Our runs on 8xH100 through the peer's measured step (same world size): x 43.54 ms / the peer's step.
+    Returns {"peer_to_8xh100": factor}, or {} without a measured peer step."""
+    peer = next((r for r in runs if r["name"] == "peer"), None)
+    if not peer or not peer.get("step_avg_ms"):
+        return {}
+    factor = PEER_STEP_MS_8XH100 / peer["step_avg_ms"]
+    for r in runs:
+        if r is peer or r.get("world_size") != peer.get("world_size"):
+            continue
+        if r.get("step_avg_ms"):
+            r["via_peer_step_ms_8xh100"] = r["step_avg_ms"] * factor
+            r["via_peer_steps_600s"] = math.floor(TRAIN_BUDGET_MS / r["via_peer_step_ms_8xh100"])
+        timed = [p["eval_time_ms"] for p in r["eval_phases"] if "eval_time_ms" in p]
+        if timed and r.get("val_targets"):
+            r["via_peer_eval_s_8xh100"] = sum(timed) / 1000 * FULL_VAL_TARGETS / r["val_targets"] * factor
+    return {"peer_to_8xh100": factor}
 
 
 def log_files(paths: list[Path]) -> list[Path]:
@@ -200,6 +179,13 @@ def table(runs: list[dict], ratio: dict) -> str:
             seconds = p["eval_time_ms"] / 1000 if "eval_time_ms" in p else None
             rows.append(f"| {r['name']} | {p['phase']} | {p['val_bpb']:.4f} | {fmt(seconds, '.1f')} "
                         f"| {fmt(p.get('projected_eval_s_8xh100'), '.1f')} |")
+    converted = [r for r in runs if "via_peer_step_ms_8xh100" in r or "via_peer_eval_s_8xh100" in r]
+    if "peer_to_8xh100" in ratio and converted:
+        rows += ["", f"Through the peer: its measured step x {ratio['peer_to_8xh100']:.4f} = the baseline's published "
+                 f"{PEER_STEP_MS_8XH100} ms on 8xH100", "| run | step ms 8xH100 via peer | steps 600 s via peer "
+                 "| eval s 8xH100 via peer |", "|---|---|---|---|"]
+        rows += [f"| {r['name']} | {fmt(r.get('via_peer_step_ms_8xh100'), '.2f')} | {fmt(r.get('via_peer_steps_600s'))} "
+                 f"| {fmt(r.get('via_peer_eval_s_8xh100'), '.1f')} |" for r in converted]
     if ratio:
         rows += [""] + [f"{k}: {v:.4f}" for k, v in ratio.items()]
     return "\n".join(rows + ["", FOOTER])
@@ -210,14 +196,14 @@ def main(argv=None) -> int:
     p.add_argument("paths", nargs="+", type=Path, help="a gpu_bench.sh output folder, or log files")
     p.add_argument("--json", type=Path, help="where bench.json goes (default: <folder>/bench.json)")
     args = p.parse_args(argv)
-    logs = log_files(args.paths)
-    if not logs:
+    paths = log_files(args.paths)
+    if not paths:
         print(f"project.py: no logs in {' '.join(map(str, args.paths))}", file=sys.stderr)
         return 2
-    runs = [parse_log(log, read_env(log.parent)) for log in logs]
-    ratio = ratios(runs)
+    runs = [parse_log(path, read_env(path.parent)) for path in paths]
+    ratio = {**ratios(runs), **via_peer(runs)}
     print(table(runs, ratio))
-    folder = args.paths[0] if args.paths[0].is_dir() else logs[0].parent
+    folder = args.paths[0] if args.paths[0].is_dir() else paths[0].parent
     out = args.json or folder / "bench.json"
     out.write_text(json.dumps({"runs": runs, "ratios": ratio, "notes": FOOTER}, indent=2) + "\n")
     print(f"\nbench.json: {out}")

@@ -1,9 +1,9 @@
 """Builds a challenge submission.json from the per-seed logs of train_gpt.py.
 
-Every number is read from the logs. A seed whose log has no `final val_bpb:` line (it failed, or
-diverged: `abort reason:nonfinite_loss`), whose artifact is over 16,000,000 bytes, or whose
-training or evaluation ran past 600 s is listed with its problems and left out of the summary; if
-no seed is valid, the summary says so.
+Every number is read from the logs, through tools/logs.py. A seed whose log has no final score
+(it failed, or diverged: `abort reason:nonfinite_loss`), whose artifact is over 16,000,000 bytes,
+or whose training or evaluation ran past 600 s is listed with its problems and left out of the
+summary; if no seed is valid, the summary says so.
 
     python tools/summarize.py runs/<tag>/seed*.log --out runs/<tag>/submission.json \
         --author "Name" --github-id handle --name "Run name" --blurb "What it does"
@@ -26,12 +26,14 @@ its submission.json.
 import argparse
 import json
 import math
-import re
 import statistics
 import sys
 import time
 import warnings
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import logs  # noqa: E402
 
 BYTE_LIMIT = 16_000_000
 TIME_LIMIT_MS = 600_000
@@ -44,50 +46,17 @@ class InputError(ValueError):
     """A log or submission.json that cannot be compared; the message names the file."""
 
 
-def fields(line: str) -> dict:
-    """key:value pairs of one log line (values are single tokens)."""
-    out = {}
-    for token in line.split():
-        if ":" in token:
-            key, value = token.split(":", 1)
-            out[key] = value
-    return out
+# A seed's row in submission.json: (fact of tools/logs.py, key), in the order the rows print.
+SEED_FACTS = (("world_size", "world_size"), ("device", "device"), ("gpu", "gpu"), ("torch", "pytorch_version"),
+              ("code_sha256", "code_sha256"), ("seed", "seed"), ("train_time_ms", "train_time_ms"), ("steps", "steps"),
+              ("bytes_total", "bytes_total"), ("bytes_code", "bytes_code"), ("eval_time_ms", "eval_time_ms"),
+              ("abort", "abort"), ("val_bpb", "val_bpb"), ("val_loss", "val_loss"))
 
 
-def number(value: str) -> float:
-    return float(value[:-2] if value.endswith("ms") else value)
-
-
-def parse_log(path: Path) -> dict:
-    """The facts of one run: seed, scores, bytes, times, hardware; missing facts stay absent."""
-    run = {"log": path.name}
-    final_phase = None
-    for line in path.read_text(errors="replace").splitlines():
-        f = fields(line)
-        if line.startswith("hyperparameters "):
-            run["seed"] = int(f["seed"])
-        elif line.startswith("code bytes:"):
-            run["code_sha256"] = f.get("sha256", "")
-        elif line.startswith("device:"):
-            run["world_size"] = int(f["world_size"])
-            run["device"] = f["device"]
-            run["gpu"] = f.get("gpu", "").replace("_", " ")
-            run["pytorch_version"] = f["torch"]
-        elif line.startswith("artifact path:"):
-            run["bytes_total"], run["bytes_code"] = int(f["bytes_total"]), int(f["bytes_code"])
-        elif line.startswith("step:") and "train_time" in f:
-            run["train_time_ms"], run["steps"] = number(f["train_time"]), int(f["step"].split("/")[0])
-        elif line.startswith("final_"):
-            final_phase = f
-        elif line.startswith("eval_total "):
-            run["eval_time_ms"] = number(f["time"])
-        elif line.startswith("abort "):
-            step = f.get("step", "?")
-            run["abort"] = {"reason": f.get("reason", "unknown"), "step": int(step) if step.isdigit() else step}
-        elif line.startswith("final val_bpb:"):
-            run["val_bpb"] = float(f["val_bpb"])
-            if final_phase is not None:
-                run["val_loss"] = float(final_phase["val_loss"])
+def seed_result(facts: dict) -> dict:
+    """One seed's row: its log's facts that submission.json carries (a CPU run's gpu is ""), its problems."""
+    facts = {"gpu": "", **facts} if "device" in facts else facts
+    run = {"log": facts["log"], **{key: facts[fact] for fact, key in SEED_FACTS if fact in facts}}
     run["problems"] = problems(run)
     run["valid"] = not run["problems"]
     return run
@@ -120,24 +89,29 @@ def hardware(run: dict) -> str:
 
 
 def summarize(paths: list[Path], meta: dict) -> dict:
-    runs = [parse_log(p) for p in paths]
+    """submission.json of these seed logs."""
+    return summary([seed_result(logs.read(p)) for p in paths], meta)
+
+
+def summary(runs: list[dict], meta: dict) -> dict:
+    """submission.json of these seed rows: the means over the valid ones."""
     valid = [r for r in runs if r["valid"]]
-    summary = {**meta, "date": meta.get("date") or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-               "valid": bool(valid), "seeds": [r.get("seed") for r in valid], "seed_results": runs}
+    out = {**meta, "date": meta.get("date") or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "valid": bool(valid), "seeds": [r.get("seed") for r in valid], "seed_results": runs}
     if valid:
-        summary.update(
+        out.update(
             val_loss=round(statistics.fmean(r["val_loss"] for r in valid), 8),
             val_bpb=round(statistics.fmean(r["val_bpb"] for r in valid), 8),
             val_bpb_std=round(statistics.stdev([r["val_bpb"] for r in valid]), 8) if len(valid) > 1 else 0.0,
             bytes_total=max(r["bytes_total"] for r in valid),
-            bytes_code=valid[0]["bytes_code"],
+            bytes_code=valid[0].get("bytes_code"),
             hardware=hardware(valid[0]),
-            pytorch_version=valid[0]["pytorch_version"],
+            pytorch_version=valid[0].get("pytorch_version"),
         )
     else:
-        summary.update(val_loss=None, val_bpb=None, val_bpb_std=None, bytes_total=None, bytes_code=None,
-                       hardware=hardware(runs[0]) if runs else None, pytorch_version=runs[0].get("pytorch_version") if runs else None)
-    return summary
+        out.update(val_loss=None, val_bpb=None, val_bpb_std=None, bytes_total=None, bytes_code=None,
+                   hardware=hardware(runs[0]) if runs else None, pytorch_version=runs[0].get("pytorch_version") if runs else None)
+    return out
 
 
 # -----------------------------------------------------------------------------
@@ -167,11 +141,12 @@ def seeds_from_logs(paths: list[Path]) -> list[dict]:
     rows = []
     for path in paths:
         try:
-            run = parse_log(path)
+            facts = logs.read(path)
         except OSError as exc:
             raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-        except (KeyError, ValueError) as exc:
-            raise InputError(f"{path}: not a train_gpt.py log (unreadable line: {exc})") from None
+        if "unreadable" in facts:
+            raise InputError(f"{path}: not a train_gpt.py log (unreadable {facts['unreadable']})")
+        run = seed_result(facts)
         if run["problems"]:
             raise InputError(f"{path}: {'; '.join(run['problems'])}")
         if "val_loss" not in run:
@@ -219,10 +194,11 @@ def seeds_from_submission(path: Path, ratio_logs: list[Path] = ()) -> list[dict]
     if missing:
         if not all("val_bpb" in row for row in missing):
             raise InputError(f"{path}: some per-seed results have neither val_loss nor val_bpb")
-        searched = list(ratio_logs) or logs_beside(path)
+        searched = list(ratio_logs) or logs.find_logs(path.parent, ("*", "logs/*"))
         ratio, note = nats_per_bpb(searched)
         if ratio is None:
-            where = ", ".join(str(p) for p in searched) if searched else f"no *.log or *.txt log in {path.parent} or {path.parent / 'logs'}"
+            where = (", ".join(str(p) for p in searched) if searched
+                     else f"no *.log or *.txt log in {path.parent} or {path.parent / 'logs'}")
             raise InputError(
                 f"{path}: the per-seed results have no val_loss; the record rule is in nats (val_loss), and converting "
                 f"val_bpb to nats needs the reference's own tokens per byte: a log line with both val_loss and val_bpb, or "
@@ -234,50 +210,10 @@ def seeds_from_submission(path: Path, ratio_logs: list[Path] = ()) -> list[dict]
              **({"val_loss_from": row["val_loss_from"]} if "val_loss_from" in row else {})} for row in rows]
 
 
-LOG_SUFFIXES = (".log", ".txt")
-
-
-def logs_beside(path: Path) -> list[Path]:
-    """Log files in a submission.json's folder and its logs/ subfolder (requirements files excepted)."""
-    found = []
-    for folder in (path.parent, path.parent / "logs"):
-        if folder.is_dir():
-            found += sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in LOG_SUFFIXES
-                            and not p.name.startswith("requirements"))
-    return found
-
-
-FLOAT = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-
-
-def log_ratio(path: Path):
-    """(val_loss / val_bpb, how it was read) from one log, or None. Our `val_tokens:<n> val_bytes:<n>`
-    line gives it exactly (ln 2 x bytes / tokens); otherwise the last line, not a `step:` line, that
-    carries both val_loss and val_bpb (the challenge's logs print `final_*_exact` or TTT lines so)."""
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return None
-    best = None
-    for line in text.splitlines():
-        f = fields(line)
-        if line.startswith("val_tokens:") and "val_bytes" in f:
-            tokens, nbytes = int(f["val_tokens"]), int(f["val_bytes"])
-            if tokens > 0:
-                return math.log(2) * nbytes / tokens, f"{path.name}: ln2 x val_bytes / val_tokens"
-        if re.match(r"(step:\s*\d+/\d+|\d+/\d+\s)", line):
-            continue
-        loss = re.search(rf"val_loss[:=]\s*({FLOAT})", line)
-        bpb = re.search(rf"val_bpb[:=]\s*({FLOAT})", line)
-        if loss and bpb and float(bpb.group(1)) > 0 and math.isfinite(float(loss.group(1))):
-            best = float(loss.group(1)) / float(bpb.group(1)), f"{path.name}: val_loss / val_bpb of `{line.split()[0]}`"
-    return best
-
-
 def nats_per_bpb(paths: list[Path]):
     """The reference's val_loss / val_bpb from its logs (their median), or (None, None) if no log
     gives it; logs that disagree (different validation data or tokenizer) are an InputError."""
-    found = [r for r in map(log_ratio, paths) if r is not None]
+    found = [r for r in (logs.loss_per_bpb(logs.read(p)) for p in paths) if r is not None]
     if not found:
         return None, None
     values = sorted(v for v, _ in found)
@@ -293,22 +229,31 @@ def load_reference(paths: list[Path]) -> list[dict]:
     ratio of the logs given here, else of the logs beside it), every other path a seed log. A
     submission row with the seed and score (to its printed precision) of a given log is that log's
     run and is counted once."""
-    logs = [p for p in paths if p.suffix != ".json"]
-    log_rows = seeds_from_logs(logs)
+    log_paths = [p for p in paths if p.suffix != ".json"]
+    log_rows = seeds_from_logs(log_paths)
     rows = []
     for path in (p for p in paths if p.suffix == ".json"):
-        for row in seeds_from_submission(path, logs):
+        for row in seeds_from_submission(path, log_paths):
             if not any(same_run(row, other) for other in log_rows):
                 rows.append(row)
     return rows + log_rows
 
 
+def reference_notes(ref: list[dict]) -> list[str]:
+    """How the reference rows that gave val_bpb only got their val_loss."""
+    return sorted({r["val_loss_from"] for r in ref if "val_loss_from" in r})
+
+
 def same_run(row: dict, log_row: dict) -> bool:
     if row.get("seed") is None or str(row.get("seed")) != str(log_row.get("seed")) or row.get("val_bpb") is None:
         return False
-    text = repr(float(row["val_bpb"]))
-    decimals = len(text.split(".")[1]) if "." in text and "e" not in text else 8
-    return abs(float(row["val_bpb"]) - float(log_row["val_bpb"])) <= 0.5 * 10 ** -decimals + 1e-12
+    return abs(float(row["val_bpb"]) - float(log_row["val_bpb"])) <= 0.5 * 10 ** -decimals(row["val_bpb"]) + 1e-12
+
+
+def decimals(value) -> int:
+    """The decimals a number was printed with (8 for exponent notation)."""
+    text = repr(float(value))
+    return len(text.split(".")[1]) if "." in text and "e" not in text else 8
 
 
 def compare(new: list[dict], ref: list[dict], new_name: str, ref_name: str) -> dict:
@@ -351,11 +296,12 @@ def compare_review(new: list[dict], ref: list[dict]) -> dict:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        test = stats.ttest_ind([float(r[metric]) for r in new], [float(r[metric]) for r in ref], equal_var=False, alternative="less")
+        test = stats.ttest_ind([float(r[metric]) for r in new], [float(r[metric]) for r in ref], equal_var=False,
+                               alternative="less")
     p = float(test.pvalue)
     passed = p < REVIEW_P_VALUE
-    verdict = (f"passes (p {p:.4g} < {REVIEW_P_VALUE} on {metric})" if passed else
-               f"fails ({'p undefined: no spread and no difference' if math.isnan(p) else f'p {p:.4g} is not below {REVIEW_P_VALUE}'} on {metric})")
+    why = "p undefined: no spread and no difference" if math.isnan(p) else f"p {p:.4g} is not below {REVIEW_P_VALUE}"
+    verdict = f"passes (p {p:.4g} < {REVIEW_P_VALUE} on {metric})" if passed else f"fails ({why} on {metric})"
     return {"metric": metric, "p_value": p, "passed": passed, "verdict": verdict}
 
 
@@ -367,7 +313,28 @@ def describe(rows: list[dict], name: str) -> str:
     return text
 
 
-def report_against(logs: list[Path], against: list[Path]) -> int:
+def against_lines(new: list[dict], ref: list[dict], new_name="new", ref_name="reference") -> tuple[list[str], dict]:
+    """The comparison as --against prints it, and the record rule's result; an InputError if it cannot be made."""
+    result, review = compare(new, ref, new_name, ref_name), compare_review(new, ref)
+    bpb = f"{result['delta_bpb']:+.8f}" if result["delta_bpb"] is not None else "n/a (the reference has no per-seed val_bpb)"
+    disagree = result["delta_bpb"] is not None and result["delta_bpb"] * result["delta_nats"] < 0
+    return [describe(new, "new"), describe(ref, "reference")] + [
+        f"reference_val_loss: from {note} (the reference gives val_bpb only)" for note in reference_notes(ref)] + [
+        f"delta_bpb: {bpb} (new - reference)",
+        f"delta_nats: {result['delta_nats']:+.8f} (new - reference val_loss, nats per token)",
+        f"p_value: {result['p_value']:.6g} (Welch's t-test, one-sided: new val_loss < reference val_loss - "
+        f"{RECORD_MARGIN_NATS} nats)",
+    ] + (["warning: delta_bpb and delta_nats disagree in sign: the two sides likely use different tokenizers, "
+          "whose nats per token are not comparable"] if disagree else []) + [
+        f"verdict: {result['verdict']}",
+        f"review_p_value: {review['p_value']:.6g} (Welch's t-test, one-sided: new {review['metric']} < reference "
+        f"{review['metric']}, no margin; the leaderboard's reading since openai/parameter-golf#1902 accepts "
+        f"p < {REVIEW_P_VALUE})",
+        f"review_verdict: {review['verdict']}",
+    ], result
+
+
+def report_against(log_paths: list[Path], against: list[Path]) -> int:
     """Prints the comparison; 0 = a record by the rule, 1 = not a record, 2 = bad input."""
     try:
         import scipy.stats  # noqa: F401
@@ -375,27 +342,12 @@ def report_against(logs: list[Path], against: list[Path]) -> int:
         print("summarize --against needs scipy: pip install scipy", file=sys.stderr)
         return 2
     try:
-        new, ref = seeds_from_logs(logs), load_reference(against)
-        result = compare(new, ref, ", ".join(map(str, logs)), ", ".join(map(str, against)))
+        new, ref = seeds_from_logs(log_paths), load_reference(against)
+        lines, result = against_lines(new, ref, ", ".join(map(str, log_paths)), ", ".join(map(str, against)))
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(describe(new, "new"))
-    print(describe(ref, "reference"))
-    for note in sorted({r["val_loss_from"] for r in ref if "val_loss_from" in r}):
-        print(f"reference_val_loss: from {note} (the reference gives val_bpb only)")
-    bpb = f"{result['delta_bpb']:+.8f}" if result["delta_bpb"] is not None else "n/a (the reference has no per-seed val_bpb)"
-    print(f"delta_bpb: {bpb} (new - reference)")
-    print(f"delta_nats: {result['delta_nats']:+.8f} (new - reference val_loss, nats per token)")
-    print(f"p_value: {result['p_value']:.6g} (Welch's t-test, one-sided: new val_loss < reference val_loss - {RECORD_MARGIN_NATS} nats)")
-    if result["delta_bpb"] is not None and result["delta_bpb"] * result["delta_nats"] < 0:
-        print("warning: delta_bpb and delta_nats disagree in sign: the two sides likely use different tokenizers, "
-              "whose nats per token are not comparable")
-    print(f"verdict: {result['verdict']}")
-    review = compare_review(new, ref)
-    print(f"review_p_value: {review['p_value']:.6g} (Welch's t-test, one-sided: new {review['metric']} < reference "
-          f"{review['metric']}, no margin; the leaderboard's reading since openai/parameter-golf#1902 accepts p < {REVIEW_P_VALUE})")
-    print(f"review_verdict: {review['verdict']}")
+    print("\n".join(lines))
     return 0 if result["record"] else 1
 
 
@@ -422,14 +374,14 @@ def main(argv=None) -> int:
         if code == 2 or args.out is None:
             return code
     meta = {"author": args.author, "github_id": args.github_id, "name": args.name, "blurb": args.blurb, "date": args.date}
-    summary = summarize(args.logs, meta)
-    args.out.write_text(json.dumps(summary, indent=2) + "\n")
-    for r in summary["seed_results"]:
+    out = summarize(args.logs, meta)
+    args.out.write_text(json.dumps(out, indent=2) + "\n")
+    for r in out["seed_results"]:
         print(f"{r['log']}: " + ("ok val_bpb:" + str(r["val_bpb"]) if r["valid"] else "FLAGGED " + "; ".join(r["problems"])))
-    if not summary["valid"]:
+    if not out["valid"]:
         print("no valid seed: submission.json marks the run invalid", file=sys.stderr)
         return 1
-    print(f"val_bpb:{summary['val_bpb']} std:{summary['val_bpb_std']} seeds:{len(summary['seeds'])} -> {args.out}")
+    print(f"val_bpb:{out['val_bpb']} std:{out['val_bpb_std']} seeds:{len(out['seeds'])} -> {args.out}")
     return code if args.against else 0
 
 

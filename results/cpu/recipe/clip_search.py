@@ -7,15 +7,26 @@ embedding go through the int export) for a fixed number of steps on data/sample,
 same trained weights at several INT_BITS/EMBED_BITS, once with the clip search (INT_CLIPS as shipped)
 and once clipping every row at its maximum (INT_CLIPS = (1.0,), the export before the search), and
 scores each reloaded artifact (non-overlapping windows). The gap is roundtrip minus live BPB.
+
+It runs train_gpt.py of commit ff01379 (fetched with git show; data/sample from the working tree).
+Results and what they mean: docs/measurements.md, "Integer export with the clip search".
 """
 
 import dataclasses
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+# The measured script is the entry's commit's, fetched from git (the working tree's train_gpt.py may differ).
+COMMIT = "ff01379"
+ROOT = Path(__file__).resolve().parents[3]
+PINNED = Path(tempfile.mkdtemp(prefix=f"train_gpt_{COMMIT}_"))
+(PINNED / "train_gpt.py").write_bytes(subprocess.run(["git", "-C", str(ROOT), "show", f"{COMMIT}:train_gpt.py"], check=True, capture_output=True).stdout)
+(PINNED / "data").symlink_to(ROOT / "data")  # its cpu_sample defaults read data/sample beside the script
+sys.path.insert(0, str(PINNED))
 import train_gpt as tg  # noqa: E402
 
 

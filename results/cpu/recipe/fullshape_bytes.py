@@ -9,16 +9,27 @@ the embedding and its projections too), and gains and mixes from 1 +/- 0.1, so t
 integers are as hard to compress as random ones. The export is the real one (encode_artifact, zstd 22,
 packing choice included) at each EMBED_BITS the auto-fit may use; bytes_total adds this script's
 train_gpt.py as it ships.
+
+It runs train_gpt.py of commit ff01379 (fetched with git show). Results: docs/measurements.md,
+"Full-shape bytes of the competition default".
 """
 
 import json
 import struct
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+# The measured script is the entry's commit's, fetched from git (the working tree's train_gpt.py may differ).
+COMMIT = "ff01379"
+ROOT = Path(__file__).resolve().parents[3]
+PINNED = Path(tempfile.mkdtemp(prefix=f"train_gpt_{COMMIT}_"))
+(PINNED / "train_gpt.py").write_bytes(subprocess.run(["git", "-C", str(ROOT), "show", f"{COMMIT}:train_gpt.py"], check=True, capture_output=True).stdout)
+(PINNED / "data").symlink_to(ROOT / "data")  # its cpu_sample defaults read data/sample beside the script
+sys.path.insert(0, str(PINNED))
 import train_gpt as tg  # noqa: E402
 
 

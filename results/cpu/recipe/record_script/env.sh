@@ -1,4 +1,7 @@
-export DATA_PATH=/tmp/scaled/sp8192 TOKENIZER_PATH=/work/shared/data/tokenizers/fineweb_8192_bpe.model VOCAB_SIZE=8192 \
+# The environment the ternary record's own train_gpt_cuda_ternary.py ran in, at the scaled shape (README.md here):
+# that script's variables, not this repository's train_gpt.py's. Source it with DATA_PATH (the sp8192 training
+# shards and a validation shard of the first 82 whole documents) and TOKENIZER_PATH (fineweb_8192_bpe.model) set.
+export DATA_PATH=${DATA_PATH:?set DATA_PATH} TOKENIZER_PATH=${TOKENIZER_PATH:?set TOKENIZER_PATH} VOCAB_SIZE=8192 \
 ATTN_PROJ_TYPE=standard LOGIT_HEAD_TYPE=standard TVERSKY_MEMBERSHIP=sigmoid TVERSKY_NUM_FEATURES=0 TVERSKY_FEATURE_POOLS=0 \
 BITNET_GROUP_SIZE=128 BIGRAM_HASH=0 EMBED_DIM=84 TRAINING_DEPTH_RECURRENCE=0 EVAL_DEPTH_RECURRENCE=0 \
 NUM_LAYERS=4 MODEL_DIM=256 NUM_KV_HEADS=4 NUM_HEADS=8 DIFF_ATTN=0 MLP_MULT=4 MLP_GROUPS=0 \
