@@ -35,6 +35,9 @@ OUT_DIR=${OUT_DIR:-runs/$RUN_TAG}
 # ~50 KB buy nothing, while a plain script is what a reviewer reads and the only form measured on GPUs here.
 # Turn it on when a configuration is within ~50 KB of ARTIFACT_LIMIT (a `shrink` line, or budget_estimate).
 COMPRESS_CODE=${COMPRESS_CODE:-0}
+# This script's own settings stay out of train_gpt.py's environment, which refuses names so close to its knobs
+# (SEEDS for SEED, TRAIN_SHARDS in the TRAIN_ family) that they read as typos.
+export -n SEEDS TRAIN_SHARDS 2>/dev/null || true
 
 fail() { echo "run_8xh100.sh: $*" >&2; exit 1; }
 step() { echo; echo "== $*"; }
@@ -68,6 +71,14 @@ if [ -n "$torch_version" ] && torch_recent_enough "$torch_version"; then
 else
   echo "torch:install $torch_spec"
   run python3 -m pip install -q "$torch_spec"
+fi
+
+# Every variable is checked before any download or GPU time: a typo of a knob stops here, not after the data.
+echo "+ check train_gpt.py's variables"
+if [ "$DRY_RUN" = 0 ] || python3 -c "import torch" 2>/dev/null; then
+  python3 -c "import sys, train_gpt as t
+try: t.Hyperparameters.from_env(cuda=True)
+except t.RunError as e: sys.exit(f'run_8xh100.sh: error: {e}')" || exit 2
 fi
 
 step "2/5 challenge data"

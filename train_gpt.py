@@ -17,6 +17,7 @@ import itertools
 import json
 import math
 import os
+import re
 import struct
 import sys
 import time
@@ -59,37 +60,24 @@ DOWNLOAD_HINT = (
 # value, a `cpu=` default. A value is parsed by its default's type and checked in `from_env`, before
 # any work. "(ternary record)" marks a default taken from the challenge's 1.1570 BPB ternary record.
 
-
 class RunError(ValueError):
     """A run that cannot go on: `main` prints `error: <message>` and exits with `status`."""
     status = 2
 
-
 class ConfigError(RunError):
     """A bad environment variable or a configuration that cannot run; raised before any work."""
-
 
 def knob(default, doc: str, cpu=None, check=None, cuda=None):
     """`cpu=`: the CPU sample profile's default; `cuda=`: the default on a CUDA device, whatever the profile."""
     return field(default=default, metadata={"doc": doc, "cpu": cpu, "check": check, "cuda": cuda})
-
 
 POSITIVE = (lambda v: v > 0, "a value > 0")
 NON_NEGATIVE = (lambda v: v >= 0, "a value >= 0")
 FRACTION = (lambda v: 0 <= v <= 1, "a value in [0, 1]")
 BELOW_ONE = (lambda v: 0 <= v < 1, "a value in [0, 1)")
 
-
-def is_fraction(text: str) -> bool:
-    try:
-        return 0 <= float(text) <= 1
-    except ValueError:
-        return False
-
-
 def one_of(*choices):
     return (lambda v: v in choices, "one of " + "|".join(choices))
-
 
 @dataclass
 class Hyperparameters:
@@ -114,7 +102,7 @@ class Hyperparameters:
     shared_blocks: int = knob(0, "blocks looped LOOPS times; 0 = NUM_LAYERS - PRELUDE_LAYERS - CODA_LAYERS", check=NON_NEGATIVE)
     loops: int = knob(1, "times the shared blocks run per forward", check=POSITIVE)
     coda_layers: int = knob(0, "unique blocks after the shared group", check=NON_NEGATIVE)
-    loop_start_frac: str = knob("0.5", "training progress from which the shared blocks run LOOPS times; or LOOPS - 1 ascending fractions: from the i-th, i + 1 passes", check=(lambda v: all(is_fraction(f) for f in v.split(",")), "fractions in [0, 1], comma-separated"))
+    loop_start_frac: str = knob("0.5", "training progress from which the shared blocks run LOOPS times; or LOOPS - 1 ascending fractions: from the i-th, i + 1 passes", check=(lambda v: re.fullmatch(r"(0(\.\d*)?|1(\.0*)?)(,(0(\.\d*)?|1(\.0*)?))*", v), "fractions in [0, 1], comma-separated"))
     progressive_loss_loops: str = knob("", "comma list of loops (from 1) whose output also gets a training loss", check=(lambda v: all(p.strip().isdigit() for p in v.split(",") if p.strip()), "a comma list of loop numbers"))
     progressive_loss_weight: float = knob(0.1, "weight of each progressive loss term", check=NON_NEGATIVE)
     model_dim: int = knob(768, "residual width", cpu=128, check=POSITIVE)
@@ -290,7 +278,6 @@ class Hyperparameters:
     def model_config(self) -> dict:
         return {k: getattr(self, k) for k in self.MODEL_KEYS}
 
-
 def parse_value(name: str, raw: str, kind: type):
     try:
         if kind is bool:
@@ -301,18 +288,15 @@ def parse_value(name: str, raw: str, kind: type):
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
 
-
 KNOB_NAMES = [f.name.upper() for f in Hyperparameters.knobs()]
 # A family: the first word of two or more knobs (TTT, MUON, EVAL, ...). Its namespace is ours, so a name in it
 # that is no knob is a removed or misremembered one.
 KNOB_FAMILIES = tuple(sorted({w + "_" for w in (k.split("_")[0] for k in KNOB_NAMES if "_" in k)
                               if sum(k.startswith(w + "_") for k in KNOB_NAMES) >= 2}))
 
-
 def refused_variable(name: str) -> str | None:
-    """Why an environment variable that looks meant for this script, but is no knob, stops the run: a near
-    miss of a knob (within one typed character, or difflib's ratio >= 0.8), or a name in a knob family.
-    None for every knob and every other variable (PATH, RANK, ...): a typo must not train the wrong model."""
+    """Why a variable that looks meant for this script but is no knob stops the run (a typo must not train the wrong
+    model): a near miss of a knob (one typed character, or difflib's ratio >= 0.8), or a name in a knob family."""
     if name in KNOB_NAMES:
         return None
     ratio = {k: difflib.SequenceMatcher(None, name, k).ratio() for k in KNOB_NAMES}
@@ -322,7 +306,6 @@ def refused_variable(name: str) -> str | None:
 
 
 # ---- Distributed setup and logging ------------------------------------------
-
 
 @dataclass
 class Context:
@@ -336,7 +319,6 @@ class Context:
             dist.all_reduce(t, op=op)
         return t
 
-
 def setup_distributed() -> Context:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
@@ -349,7 +331,6 @@ def setup_distributed() -> Context:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return Context(rank, world, device)
 
-
 def resolve_run_id(cfg: Hyperparameters, ctx: Context) -> str:
     if cfg.run_id:
         return cfg.run_id
@@ -359,19 +340,18 @@ def resolve_run_id(cfg: Hyperparameters, ctx: Context) -> str:
         dist.broadcast(stamp, 0)
     return f"run_{stamp.item()}"
 
-
 class Logger:
+    """Rank 0's log: each line to stdout and to the log file. Other ranks (no path) log nothing."""
+
     def __init__(self, path: Path | None):
         self.path = path
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
 
     def __call__(self, msg: str):
-        if self.path is None:
-            return
-        print(msg, flush=True)
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(msg + "\n")
+        if self.path is not None:
+            print(msg, flush=True)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(msg + "\n")
 
 
 # ---- Data: the challenge shard format ---------------------------------------
@@ -381,10 +361,8 @@ class Logger:
 SHARD_MAGIC, SHARD_VERSION, SHARD_HEADER_INTS = 20240520, 1, 256
 BOS_ID = 1
 
-
 class DataError(RunError):
     """Missing or corrupt data or tokenizer."""
-
 
 def shard_token_count(path: str | Path) -> int:
     size = os.path.getsize(path)
@@ -398,7 +376,6 @@ def shard_token_count(path: str | Path) -> int:
                         "the shard is truncated or corrupt, re-download it")
     return n
 
-
 def load_shard(path: str | Path, vocab_size: int) -> np.ndarray:
     n = shard_token_count(path)
     tokens = np.fromfile(path, dtype="<u2", count=n, offset=SHARD_HEADER_INTS * 4)
@@ -406,7 +383,6 @@ def load_shard(path: str | Path, vocab_size: int) -> np.ndarray:
         raise DataError(f"{path}: token id {int(tokens.max())} is outside VOCAB_SIZE={vocab_size}; "
                         "wrong tokenizer variant or corrupt shard")
     return tokens
-
 
 def shard_files(cfg: Hyperparameters, split: str) -> list[str]:
     files = sorted(glob.glob(os.path.join(cfg.data_path, f"fineweb_{split}_*.bin")))
@@ -416,7 +392,6 @@ def shard_files(cfg: Hyperparameters, split: str) -> list[str]:
     for f in files:
         shard_token_count(f)
     return files
-
 
 class DistributedTokenLoader:
     """Reads the shards in order, wrapping around. Each call takes the next global span and rank r gets
@@ -457,7 +432,6 @@ class DistributedTokenLoader:
 # piece's bytes are its text without the leading "▁"; that space is one more byte unless the
 # previous token is a boundary (control/unknown/unused, which themselves count 0 bytes).
 
-
 @dataclass
 class ByteTables:
     base_bytes: Tensor
@@ -486,7 +460,6 @@ class ByteTables:
         prev, tgt = tokens[:-1].long().cpu(), tokens[1:].long().cpu()
         return self.base_bytes[tgt].long() + (self.has_leading_space[tgt] & ~self.is_boundary[prev]).long()
 
-
 def load_tokenizer(cfg: Hyperparameters) -> spm.SentencePieceProcessor:
     if not os.path.isfile(cfg.tokenizer_path):
         raise DataError(f"tokenizer not found at TOKENIZER_PATH={cfg.tokenizer_path}: "
@@ -500,16 +473,10 @@ def load_tokenizer(cfg: Hyperparameters) -> spm.SentencePieceProcessor:
         raise DataError(f"tokenizer has {sp.vocab_size()} pieces but VOCAB_SIZE={cfg.vocab_size}; use the matching tokenizer")
     return sp
 
-
-def bpb(nll_sum: float, n_bytes: int) -> float:
-    return nll_sum / math.log(2.0) / n_bytes
-
-
 @dataclass
 class EvalData:
     tokens: Tensor  # every validation token, int64 on the device
     target_bytes: Tensor  # bytes of each of the len(tokens) - 1 targets, on the device
-
 
 def load_eval_data(cfg: Hyperparameters, ctx: Context) -> EvalData:
     tables = ByteTables.from_tokenizer(load_tokenizer(cfg), cfg.vocab_size)
@@ -525,7 +492,6 @@ def load_eval_data(cfg: Hyperparameters, ctx: Context) -> EvalData:
 # BitLinear replaces the plain CastedLinear.
 
 TERNARY_MIN_SCALE = 2.0**-14  # smallest normal fp16: scales are stored in fp16
-
 
 class CastedLinear(nn.Linear):
     """Keeps fp32 master weights and multiplies in the activation dtype (bf16 under autocast). During
@@ -548,7 +514,6 @@ class CastedLinear(nn.Linear):
             y = y + (x @ a.mT) @ b.mT
         return y
 
-
 def ternary_quantize(w: Tensor, group: int, scale_kind: str) -> tuple[Tensor, Tensor]:
     """Trits in {-1, 0, 1} of shape (rows, groups, group) and fp16-exact scales (rows, groups, 1)."""
     rows, cols = w.shape
@@ -558,7 +523,6 @@ def ternary_quantize(w: Tensor, group: int, scale_kind: str) -> tuple[Tensor, Te
     s = round_to_fp16(s.clamp(TERNARY_MIN_SCALE, 60000.0))
     return (wg / s).round().clamp(-1, 1), s
 
-
 def round_to_fp16(x: Tensor) -> Tensor:
     """fp32 -> nearest fp16 value (ties to even), as fp32, for the fp16 normal range. Scales are
     stored in fp16 and training uses exactly those values. Integer bit arithmetic, because
@@ -567,7 +531,6 @@ def round_to_fp16(x: Tensor) -> Tensor:
     bits = x.float().contiguous().view(torch.int32)
     bits = (bits + 0x0FFF + ((bits >> 13) & 1)) & ~0x1FFF
     return bits.view(torch.float32)
-
 
 class BitLinear(CastedLinear):
     """Ternary weights {-1, 0, +1} * scale in the forward; straight-through gradients to fp32 latents.
@@ -589,16 +552,13 @@ class BitLinear(CastedLinear):
         # Value: q when qat == 1, w when 0, exactly (no w + (q - w) rounding). Gradient: identity.
         return (w - w.detach()) + (self.qat * q + (1 - self.qat) * w.detach())
 
-
 def make_linear(fan_in: int, fan_out: int, kind: str, cfg: Hyperparameters, zero_init: bool = False) -> CastedLinear:
     if kind in cfg.ternary_kinds:
         return BitLinear(fan_in, fan_out, cfg.ternary_group, cfg.ternary_scale, zero_init)
     return CastedLinear(fan_in, fan_out, zero_init)
 
-
 def rms_norm(x: Tensor) -> Tensor:
     return F.rms_norm(x, (x.size(-1),))
-
 
 class Rotary(nn.Module):
     """cos/sin tables for every position up to the longest window, built once at construction (not in a
@@ -614,20 +574,16 @@ class Rotary(nn.Module):
     def forward(self, seq_len: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
         return self.cos[:, :, :seq_len].to(dtype), self.sin[:, :, :seq_len].to(dtype)
 
-
 def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     """Rotates the first 2 * cos.size(-1) dims of x, dim i with dim i + half; the rest pass (partial RoPE)."""
     half = cos.size(-1)
     x1, x2 = x[..., :half], x[..., half : 2 * half]
     return torch.cat((x1 * cos + x2 * sin, x2 * cos - x1 * sin, x[..., 2 * half :]), dim=-1)
 
-
 GATE_DIMS = 12  # input dims the attention output gate and the smear gate read (the records')
-
 
 SDPA_SWITCHES = {"flash": torch.backends.cuda.enable_flash_sdp, "cudnn": torch.backends.cuda.enable_cudnn_sdp,
                  "efficient": torch.backends.cuda.enable_mem_efficient_sdp, "math": torch.backends.cuda.enable_math_sdp}
-
 
 def pin_attention(cfg: Hyperparameters, ctx: Context, log: Logger):
     """Pins SDPA to SDPA_BACKEND (torch's own pick moves with its and cuDNN's versions: 2.5.0 picked cuDNN,
@@ -645,7 +601,6 @@ def pin_attention(cfg: Hyperparameters, ctx: Context, log: Logger):
                           f"heads of size {hd} in {dtype} on {ctx.device.type} ({str(exc).splitlines()[0][:200]}): "
                           "choose another backend or SDPA_BACKEND=auto") from None
     log(f"attention backend:{cfg.sdpa_backend}")
-
 
 class CausalSelfAttention(nn.Module):
     def __init__(self, cfg: Hyperparameters, xsa: bool = False):
@@ -677,7 +632,6 @@ class CausalSelfAttention(nn.Module):
             y = y * 2 * torch.sigmoid(F.linear(x[..., :GATE_DIMS], self.gate.to(x.dtype))).transpose(1, 2)[..., None]
         return self.proj(y.transpose(1, 2).reshape(B, T, D))
 
-
 class MLP(nn.Module):
     def __init__(self, cfg: Hyperparameters):
         super().__init__()
@@ -689,7 +643,6 @@ class MLP(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         h = self.fc(x)
         return self.proj((F.leaky_relu(h, self.leak) if self.leak else F.relu(h)).square())
-
 
 class Block(nn.Module):
     """Stored block `layer` (from 0); the last PARALLEL_LAYERS and XSA_LAYERS stored blocks run those forms."""
@@ -716,15 +669,11 @@ class Block(nn.Module):
         x = x + attn
         return x + self.mlp_scale.to(x.dtype) * self.mlp(self.norm(x))
 
-
 class RecurrentBlockGroup(nn.Module):
-    """PRELUDE_LAYERS unique blocks, SHARED_BLOCKS blocks looped LOOPS times, CODA_LAYERS unique blocks, by
-    plain weight sharing; with LOOPS=1 the flat stack. A forward may run fewer passes of the shared blocks
-    (training before LOOP_START_FRAC); evaluation always runs LOOPS.
-
-    U-Net skips wire the executed schedule, not the stored blocks: of the n blocks a forward runs (a shared
-    block once per pass), the output of block i < n // 2 is added, times skip_weights[i], to the input of
-    block n - 1 - i. Weights exist for the full schedule; a forward with fewer passes uses its first n // 2."""
+    """PRELUDE_LAYERS unique blocks, SHARED_BLOCKS blocks looped LOOPS times by plain weight sharing, CODA_LAYERS
+    unique blocks; LOOPS=1 is the flat stack. Training may run fewer passes (LOOP_START_FRAC); evaluation runs LOOPS.
+    U-Net skips wire the executed schedule: of the n blocks a forward runs, the output of block i < n // 2 is added,
+    times skip_weights[i], to the input of block n - 1 - i (a forward with fewer passes uses the first n // 2)."""
 
     def __init__(self, cfg: Hyperparameters):
         super().__init__()
@@ -753,7 +702,6 @@ class RecurrentBlockGroup(nn.Module):
             outputs.append(x)
         passes = sorted({k for k in collect if k <= loops})
         return x, [outputs[len(self.prelude) + k * len(self.shared) - 1] for k in passes]
-
 
 class GPT(nn.Module):
     def __init__(self, cfg: Hyperparameters):
@@ -804,16 +752,13 @@ class GPT(nn.Module):
         loss = cross_entropy(self.head(x), targets)
         return loss + sum(self.aux_weight * cross_entropy(self.head(h), targets) for h in aux), loss
 
-
 def cross_entropy(logits: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:
     return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), reduction=reduction)
-
 
 def set_qat(model: nn.Module, on: bool):
     for m in model.modules():
         if isinstance(m, BitLinear):
             m.qat.fill_(1.0 if on else 0.0)
-
 
 def count_params(model: GPT, cfg: Hyperparameters) -> tuple[int, int]:
     """(stored, effective): effective counts each shared block once per loop."""
@@ -826,17 +771,14 @@ def count_params(model: GPT, cfg: Hyperparameters) -> tuple[int, int]:
 NS_COEFFS = (3.4445, -4.7750, 2.0315)
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
 
-
 def compile_fn(fn, cfg: Hyperparameters):
     """With COMPILE=1: static shapes (one graph per shape, all made before the timers) and fullgraph, so a
     graph break on another torch version is an error, not a silent slowdown."""
     return torch.compile(fn, dynamic=False, fullgraph=True, backend=cfg.compile_backend) if cfg.compile else fn
 
-
 def newton_schulz(g: Tensor, steps: int, dtype: torch.dtype, eps: float = 1e-7) -> Tensor:
-    """Approximately orthogonalizes g (singular values pushed into a band around 1), computed in `dtype`. Eager:
-    compiling it saves at most 0.5 ms a step on 8xH100 (about 3 s of a 600 s run) for about 48 s of inductor
-    compile over the six competition shapes (measured on CPU, docs/measurements.md)."""
+    """Approximately orthogonalizes g (singular values pushed into a band around 1), in `dtype`. Eager: compiling
+    saves under 0.5 ms a step (3 s of a run) for 48 s of compile (docs/measurements.md)."""
     a, b, c = NS_COEFFS
     x = g.to(dtype)
     x = x / (x.norm() + eps)
@@ -848,17 +790,21 @@ def newton_schulz(g: Tensor, steps: int, dtype: torch.dtype, eps: float = 1e-7) 
         x = a * x + (b * m + c * m @ m) @ x
     return (x.T if tall else x).to(g.dtype)
 
-
 class Muon(torch.optim.Optimizer):
-    """Nesterov momentum, then Newton-Schulz orthogonalization of each matrix (of each block of rows that
-    `row_splits` names for a parameter); each rank orthogonalizes a share of the matrices and one all-reduce,
-    in MUON_DTYPE, assembles the updates."""
+    """Nesterov momentum, then Newton-Schulz of each matrix (each row block that `row_splits` names); each rank
+    orthogonalizes a share of the matrices and one all-reduce, in MUON_DTYPE, assembles the updates."""
 
-    def __init__(self, params, cfg: Hyperparameters, ctx: Context, row_splits: dict):
+    def __init__(self, params: list[nn.Parameter], cfg: Hyperparameters, ctx: Context, row_splits: dict):
         super().__init__(params, dict(lr=cfg.matrix_lr, base_lr=cfg.matrix_lr, momentum=cfg.muon_momentum,
                                       backend_steps=cfg.muon_backend_steps))
         self.ctx, self.row_norm, self.row_splits = ctx, cfg.muon_row_norm, row_splits
         self.dtype = DTYPES[cfg.muon_dtype]
+        # Each matrix to the rank with the least work so far, largest first (by index, the fused q/k/v of every
+        # block would land on the same ranks): every rank holds its own matrices' momentum.
+        load, self.owner = [0] * ctx.world, {}
+        for p in sorted(params, key=lambda p: -p.numel()):
+            self.owner[p] = load.index(min(load))
+            load[self.owner[p]] += p.numel()
 
     def update(self, g: Tensor, steps: int, split) -> Tensor:
         if self.row_norm:  # NeoMuon: rows at equal RMS, so no row's gradient scale dominates the orthogonalization
@@ -873,8 +819,8 @@ class Muon(torch.optim.Optimizer):
             params = group["params"]
             flat = torch.zeros(sum(p.numel() for p in params), device=params[0].device, dtype=self.dtype)
             offset = 0
-            for i, p in enumerate(params):
-                if i % self.ctx.world == self.ctx.rank and p.grad is not None:
+            for p in params:
+                if self.owner[p] == self.ctx.rank and p.grad is not None:
                     buf = self.state[p].setdefault("momentum_buffer", torch.zeros_like(p.grad))
                     buf.mul_(group["momentum"]).add_(p.grad)
                     g = p.grad.add(buf, alpha=group["momentum"])
@@ -887,7 +833,6 @@ class Muon(torch.optim.Optimizer):
                 p.add_(flat[offset : offset + p.numel()].view_as(p).to(p.dtype), alpha=-group["lr"])
                 offset += p.numel()
 
-
 def param_groups(model: GPT) -> dict[str, list[nn.Parameter]]:
     """The one place that decides which optimizer owns each parameter: Muon every linear's matrix, the
     embedding's projections too (record: +0.055 BPB once they trained), Adam the tied embedding and the rest."""
@@ -896,11 +841,9 @@ def param_groups(model: GPT) -> dict[str, list[nn.Parameter]]:
     rest = [p for p in model.parameters() if id(p) not in taken]
     return {"muon": matrices, "embed": [model.tok_emb.weight], "scalar": rest}
 
-
 def row_splits(model: GPT) -> dict[Tensor, tuple[int, ...]]:
     """Row blocks that Muon orthogonalizes separately: the fused q, k and v."""
     return {m.c_qkv.weight: m.split for m in model.modules() if isinstance(m, CausalSelfAttention)}
-
 
 def build_optimizers(model: GPT, cfg: Hyperparameters, ctx: Context) -> list[torch.optim.Optimizer]:
     groups = param_groups(model)
@@ -912,13 +855,11 @@ def build_optimizers(model: GPT, cfg: Hyperparameters, ctx: Context) -> list[tor
 
 # ---- Training ---------------------------------------------------------------
 
-
 def progress(step: int, elapsed_ms: float, cfg: Hyperparameters) -> float:
     """How far training is: the larger of the wall clock's share of MAX_WALLCLOCK_SECONDS (none without a cap) and
     the steps' share of ITERATIONS. Every schedule reads it: the learning rate, the QAT switch and the loop switch."""
     clock = elapsed_ms / (1000 * cfg.max_wallclock_seconds) if cfg.max_wallclock_seconds > 0 else 0.0
     return max(clock, step / cfg.iterations)
-
 
 def lr_multiplier(step: int, elapsed_ms: float, cfg: Hyperparameters) -> float:
     """Linear warm-up over WARMUP_STEPS, then a linear warm-down over the last WARMDOWN_FRAC of `progress`, to
@@ -928,11 +869,9 @@ def lr_multiplier(step: int, elapsed_ms: float, cfg: Hyperparameters) -> float:
     down = (1 - done) / cfg.warmdown_frac if cfg.warmdown_frac else float(done < 1)
     return max(0.0, min(warm, max(down, cfg.warmdown_floor), 1.0))
 
-
 def switch_states(done: float, cfg: Hyperparameters) -> tuple[bool, int]:
     """The late switches at training progress `done`: (ternary forward on, passes of the shared blocks)."""
     return bool(cfg.ternary_kinds) and done >= cfg.qat_start_frac, 1 + sum(done >= f for f in cfg.loop_fracs)
-
 
 def grad_accum_steps(cfg: Hyperparameters, ctx: Context) -> int:
     accum = cfg.grad_accum_steps or (max(1, 8 // ctx.world) if ctx.device.type == "cuda" else 1)
@@ -942,25 +881,20 @@ def grad_accum_steps(cfg: Hyperparameters, ctx: Context) -> int:
             f"{ctx.world} ranks x {accum} accumulation steps; use a multiple of {ctx.world * accum * cfg.train_seq_len}")
     return accum
 
-
 GRAD_BUCKET = 2**23  # elements per gradient all-reduce: 16 MB in bf16
 
-
 def all_reduce_grads(params: list[nn.Parameter], ctx: Context, dtype: torch.dtype):
-    """Averages gradients over ranks, in `dtype` (bf16 halves the bytes), in buckets each sent as soon as it
-    is packed, so packing and exchanges overlap. A parameter without a gradient counts as zero, so every rank
-    reduces the same tensors. (A compiled fullgraph backward hands out every gradient at its end: there is
-    no backward left to overlap the exchange with.)"""
+    """Averages gradients over ranks in `dtype` (bf16 halves the bytes), in buckets each sent once packed, so that
+    packing and exchange overlap (a compiled fullgraph backward hands out every gradient at its end, leaving no
+    backward to overlap with). A missing gradient counts as zero: every rank reduces the same tensors."""
     for p in params:
         if p.grad is None:
             p.grad = torch.zeros_like(p)
-    buckets, sizes = [[]], [0]
+    buckets = [[]]
     for p in params:
-        if sizes[-1] >= GRAD_BUCKET:
+        if sum(q.numel() for q in buckets[-1]) >= GRAD_BUCKET:
             buckets.append([])
-            sizes.append(0)
         buckets[-1].append(p)
-        sizes[-1] += p.numel()
     sent = []
     for bucket in buckets:
         flat = torch.cat([p.grad.flatten() for p in bucket]).div_(ctx.world).to(dtype)
@@ -970,10 +904,8 @@ def all_reduce_grads(params: list[nn.Parameter], ctx: Context, dtype: torch.dtyp
         for p, g in zip(bucket, flat.split([p.numel() for p in bucket])):
             p.grad.copy_(g.view_as(p.grad))
 
-
 def autocast(cfg: Hyperparameters, ctx: Context):
     return torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=cfg.autocast == "bf16")
-
 
 def scorer(model: GPT, cfg: Hyperparameters, ctx: Context, compiled: bool):
     """model.nll under the configured autocast, compiled as compile_fn leaves it when `compiled`; it takes the
@@ -986,7 +918,6 @@ def scorer(model: GPT, cfg: Hyperparameters, ctx: Context, compiled: bool):
         with autocast(cfg, ctx):
             return nll(idx, targets, offsets[offset], count)
     return score
-
 
 def train(model: GPT, cfg: Hyperparameters, ctx: Context, data: EvalData, log: Logger):
     loader = DistributedTokenLoader(shard_files(cfg, "train"), cfg, ctx)
@@ -1079,37 +1010,34 @@ def train(model: GPT, cfg: Hyperparameters, ctx: Context, data: EvalData, log: L
         log(f"peak memory allocated:{torch.cuda.max_memory_allocated() // 2**20}MiB "
             f"reserved:{torch.cuda.max_memory_reserved() // 2**20}MiB")
 
-
 class DivergedError(RunError):
     """A non-finite training loss: the run stops on every rank, writes no artifact and exits with 3."""
     status = 3
-
 
 class AgreedClock:
     """The training clock every rank agrees on, read from the device every SYNC_EVERY steps only, so that the
     host never drains the device's queue in between. A read is one collective: the slowest rank's clock and
     whether any rank's loss went non-finite. Between reads every rank extrapolates the same clock from the last
-    read and the step time since the one before, so the LR and the switches agree. Reads come every step once
-    the cap is within two read intervals: the stop is then exact, and an overrun impossible."""
+    read and the step time since the one before, so the LR and the switches agree. The stop is decided on a
+    read alone, and reads come every step once the cap is within two read intervals."""
 
     def __init__(self, cfg: Hyperparameters, ctx: Context):
-        self.cfg, self.ctx = cfg, ctx
+        self.cfg, self.ctx, self.cap_ms = cfg, ctx, 1000 * cfg.max_wallclock_seconds
         self.step, self.elapsed, self.step_ms, self.every = 0, 0.0, 0.0, cfg.sync_every
 
     def read(self, step: int, elapsed_ms: float, bad: Tensor) -> tuple[float, bool]:
         """(agreed elapsed ms, diverged) at `step`; `bad` > 0 where a local loss was non-finite."""
-        if step % self.every and step != self.cfg.iterations:
-            return self.elapsed + (step - self.step) * self.step_ms, False
+        estimate = self.elapsed + (step - self.step) * self.step_ms
+        if step % self.every and step != self.cfg.iterations and not (self.cap_ms and estimate >= self.cap_ms):
+            return estimate, False
         state = torch.stack((torch.tensor(elapsed_ms, dtype=torch.float64, device=self.ctx.device), bad.double()))
         elapsed, worst = self.ctx.all_reduce(state, dist.ReduceOp.MAX).tolist()
         if step > self.step:
             self.step_ms = (elapsed - self.elapsed) / (step - self.step)
         self.step, self.elapsed = step, elapsed
-        cap_ms = 1000 * self.cfg.max_wallclock_seconds
-        if cap_ms and elapsed + 2 * (self.cfg.sync_every + 1) * self.step_ms >= cap_ms:
+        if self.cap_ms and elapsed + 2 * (self.cfg.sync_every + 1) * self.step_ms >= self.cap_ms:
             self.every = 1
         return elapsed, worst > 0
-
 
 def agree(ctx: Context, flag: bool) -> bool:
     """True on every rank if it is true on any: ranks must take the same branch."""
@@ -1117,34 +1045,27 @@ def agree(ctx: Context, flag: bool) -> bool:
         return flag
     return bool(ctx.all_reduce(torch.tensor([float(flag)], device=ctx.device), dist.ReduceOp.MAX).item())
 
-
 def sync(ctx: Context):
     if ctx.device.type == "cuda":
         torch.cuda.synchronize()
 
 
 # ---- Export: a pickle-free artifact -----------------------------------------
-# File = MAGIC, version (u32), crc32 of the rest (u32), then zstd(level 22) of:
-#   u32 manifest length, manifest JSON {config, tensors: [{name, shape, encoding, meta, offset, length}]},
-#   payload bytes. Loading parses JSON and numbers only: it can never execute code.
-# Each encoding is a pack/unpack/size triple in ENCODINGS; adding a format is adding a row. Packing is
-# pure: it returns the bytes and the metadata that unpacking needs.
+# File = MAGIC, version (u32), crc32 of the rest (u32), zstd(level 22) of: u32 manifest length, manifest JSON
+# {config, tensors: [{name, shape, encoding, meta, offset, length}]}, payload. Loading parses JSON and numbers
+# only: it never executes code. Each encoding is a pack/unpack/size row of ENCODINGS; packing is pure.
 
 ARTIFACT_MAGIC, ARTIFACT_VERSION = b"PGOLFART", 3  # files of another version are refused
 ZSTD_LEVEL = 22
 
-
 class ArtifactError(RunError):
     """An artifact that is corrupt, truncated, from another tool, or over the byte limit."""
 
-
 INT_CLIPS = (1.0, 0.95, 0.9, 0.85, 0.8, 0.7)  # fractions of a row's absolute maximum tried as its clip
 
-
 def quantize_int_rows(w: Tensor, bits: int) -> tuple[Tensor, Tensor]:
-    """Symmetric per-row integers in [-(2^(b-1)-1), 2^(b-1)-1] with fp16 scales. Each row clips at the
-    INT_CLIPS fraction of its maximum whose rounded row is nearest the row (the records' GPTQ-lite clip
-    search): clipping a few outliers buys finer steps for every other weight."""
+    """Symmetric per-row integers with fp16 scales. Each row clips at the INT_CLIPS fraction of its maximum that
+    rounds it nearest (the records' clip search): clipping a few outliers buys finer steps for the rest."""
     qmax = 2 ** (bits - 1) - 1
     w2 = w.detach().float().reshape(w.shape[0], -1)
     clips = torch.tensor(INT_CLIPS)[:, None, None]
@@ -1153,17 +1074,14 @@ def quantize_int_rows(w: Tensor, bits: int) -> tuple[Tensor, Tensor]:
     best, rows = (q * scale - w2).square().sum(-1).argmin(0), torch.arange(w2.size(0))
     return q[best, rows], scale[best, rows]
 
-
 def pack_bits(values: np.ndarray, bits: int) -> bytes:
     """Unsigned values < 2^bits, packed little-endian bit by bit (4 int6 values in 3 bytes)."""
     b = np.unpackbits(values.astype(np.uint8)[:, None], axis=1, bitorder="little")[:, :bits]
     return np.packbits(b.reshape(-1), bitorder="little").tobytes()
 
-
 def unpack_bits(buf: bytes, n: int, bits: int) -> np.ndarray:
     b = np.unpackbits(np.frombuffer(buf, np.uint8), bitorder="little")[: n * bits].reshape(n, bits)
     return (b.astype(np.int64) << np.arange(bits)).sum(1)
-
 
 def pack_trits(trits: np.ndarray) -> bytes:
     """Five trits per byte, base 3 (3^5 = 243 <= 256); the tail is padded with zeros."""
@@ -1171,25 +1089,20 @@ def pack_trits(trits: np.ndarray) -> bytes:
     d[: len(trits)] = trits.astype(np.int64) + 1
     return (d.reshape(-1, 5).astype(np.int64) @ (3 ** np.arange(5))).astype(np.uint8).tobytes()
 
-
 def unpack_trits(buf: bytes, n: int) -> np.ndarray:
     v = np.frombuffer(buf, np.uint8).astype(np.int64)[:, None] // (3 ** np.arange(5)) % 3
     return v.reshape(-1)[:n] - 1
 
-
 def pack_float(dtype):
     return lambda t, meta: (t.detach().to(dtype).cpu().contiguous().view(torch.uint8).numpy().tobytes(), meta)
 
-
 def unpack_float(dtype):
     return lambda buf, shape, meta: torch.frombuffer(bytearray(buf), dtype=dtype).float().reshape(shape)
-
 
 def pack_int(t: Tensor, meta: dict) -> tuple[bytes, dict]:
     q, scale = quantize_int_rows(t, meta["bits"])
     offset = 2 ** (meta["bits"] - 1)
     return scale.half().numpy().tobytes() + pack_bits((q.flatten().long() + offset).numpy(), meta["bits"]), meta
-
 
 def unpack_int(buf: bytes, shape, meta: dict) -> Tensor:
     rows, n = shape[0], math.prod(shape)
@@ -1197,18 +1110,15 @@ def unpack_int(buf: bytes, shape, meta: dict) -> Tensor:
     q = torch.from_numpy(unpack_bits(buf[2 * rows :], n, meta["bits"]) - 2 ** (meta["bits"] - 1)).float()
     return (q.view(rows, -1) * scale).reshape(shape)
 
-
 def pack_mask(trits: np.ndarray) -> bytes:
     """A bit per weight (non-zero), then a bit per non-zero weight (positive)."""
     return np.packbits(trits != 0).tobytes() + np.packbits(trits[trits != 0] > 0).tobytes()
-
 
 def unpack_mask(buf: bytes, n: int, nonzero: int) -> np.ndarray:
     bits = np.unpackbits(np.frombuffer(buf, np.uint8))
     trits = np.zeros(n, np.int64)
     trits[bits[:n].astype(bool)] = bits[-(-n // 8) * 8 :][:nonzero].astype(np.int64) * 2 - 1
     return trits
-
 
 def pack_ternary(t: Tensor, meta: dict) -> tuple[bytes, dict]:
     """Scales, then the trits base 3 or as a bitmask, whichever zstd compresses smaller (the bitmask wins on
@@ -1217,8 +1127,8 @@ def pack_ternary(t: Tensor, meta: dict) -> tuple[bytes, dict]:
     flat = trits.flatten().numpy()
     packed = {"base3": pack_trits(flat), "mask": pack_mask(flat)}
     packing = min(packed, key=lambda k: len(zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(packed[k])))
-    return s.half().numpy().tobytes() + packed[packing], {**meta, "packing": packing, "nonzero": int(np.count_nonzero(flat))}
-
+    meta = {**meta, "packing": packing, "nonzero": int(np.count_nonzero(flat))}
+    return s.half().numpy().tobytes() + packed[packing], meta
 
 def unpack_ternary(buf: bytes, shape, meta: dict) -> Tensor:
     rows, cols = shape
@@ -1231,17 +1141,14 @@ def unpack_ternary(buf: bytes, shape, meta: dict) -> Tensor:
         trits = unpack_mask(body, rows * cols, meta["nonzero"])
     return (torch.from_numpy(trits).float().view(rows, groups, -1) * s).reshape(shape)
 
-
 def ternary_bytes(shape, m: dict) -> int:
     n, scales = math.prod(shape), 2 * shape[0] * (shape[1] // (m["group"] or shape[1]))
     return scales + (-(-n // 8) - (-m["nonzero"] // 8) if m.get("packing") == "mask" else -(-n // 5))
-
 
 class Encoding(NamedTuple):
     pack: callable  # (tensor, meta) -> (bytes, meta for unpack)
     unpack: callable  # (bytes, shape, meta) -> tensor
     size: callable  # (shape, meta) -> packed bytes
-
 
 ENCODINGS = {
     "fp32": Encoding(pack_float(torch.float32), unpack_float(torch.float32), lambda shape, m: 4 * math.prod(shape)),
@@ -1249,7 +1156,6 @@ ENCODINGS = {
     "int": Encoding(pack_int, unpack_int, lambda shape, m: 2 * shape[0] + -(-math.prod(shape) * m["bits"] // 8)),
     "ternary": Encoding(pack_ternary, unpack_ternary, ternary_bytes),  # sized as base 3 before packing picks
 }
-
 
 def tensor_plan(model: GPT, bits: dict[str, int]) -> list[tuple[str, Tensor, str, dict, str]]:
     """(name, tensor, encoding, meta, precision group) of every tensor of the state dict, at the groups' `bits`:
@@ -1266,13 +1172,11 @@ def tensor_plan(model: GPT, bits: dict[str, int]) -> list[tuple[str, Tensor, str
     side = (f"fp{bits['side']}", {}, "side")
     return [(name, t, *kinds.get(name, side)) for name, t in model.state_dict().items()]
 
-
 def bit_ladders(cfg: Hyperparameters) -> dict[str, list[int]]:
     """Each precision group's bits, most precise first: from EMBED_BITS and INT_BITS (the ceilings) down to 5 and
     4 bits, and the side tensors in fp32, then fp16."""
     return {"embed": list(range(cfg.embed_bits, min(cfg.embed_bits, 5) - 1, -1)),
             "int": list(range(cfg.int_bits, min(cfg.int_bits, 4) - 1, -1)), "side": [32, 16]}
-
 
 class Packed(NamedTuple):
     blob: bytes  # the artifact file
@@ -1283,7 +1187,6 @@ class Packed(NamedTuple):
         """The weights as the artifact stores them, dequantized."""
         return {e["name"]: ENCODINGS[e["encoding"]].unpack(self.payload[e["offset"] : e["offset"] + e["length"]],
                                                            tuple(e["shape"]), e["meta"]) for e in self.tensors}
-
 
 def encode_artifact(model: GPT, cfg: Hyperparameters, bits: dict[str, int], cache: dict | None = None) -> Packed:
     """The artifact at the groups' `bits`; `cache` keeps packed tensors between attempts at other bits."""
@@ -1297,10 +1200,10 @@ def encode_artifact(model: GPT, cfg: Hyperparameters, bits: dict[str, int], cach
                         "offset": len(payload), "length": len(blob)})
         payload += blob
     manifest = json.dumps({"config": cfg.model_config(), "tensors": tensors}).encode()
-    compressed = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(struct.pack("<I", len(manifest)) + manifest + bytes(payload))
+    body = struct.pack("<I", len(manifest)) + manifest + bytes(payload)
+    compressed = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(body)
     blob = ARTIFACT_MAGIC + struct.pack("<II", ARTIFACT_VERSION, zlib.crc32(compressed)) + compressed
     return Packed(blob, tensors, bytes(payload))
-
 
 def decode_artifact(blob: bytes, source: str = "artifact") -> tuple[dict, dict[str, Tensor]]:
     """(model config, state dict). Every field is checked; any inconsistency raises ArtifactError."""
@@ -1328,7 +1231,6 @@ def decode_artifact(blob: bytes, source: str = "artifact") -> tuple[dict, dict[s
         raise ArtifactError(f"{source}: corrupt artifact ({exc}); re-export it") from None
     return config, state
 
-
 def model_from_artifact(path: str, cfg: Hyperparameters, ctx: Context) -> tuple[GPT, Hyperparameters]:
     """Rebuilds the network from the artifact alone. Ternary weights arrive already quantized, so they
     load into plain linears: quantizing again would change their scales, and would cost every forward."""
@@ -1343,11 +1245,9 @@ def model_from_artifact(path: str, cfg: Hyperparameters, ctx: Context) -> tuple[
         raise ArtifactError(f"{path}: tensors do not match the recorded configuration ({exc})") from None
     return model.to(ctx.device), cfg
 
-
 def code_bytes() -> int:
     """Bytes of the file that runs: under tools/make_record.py's self-extracting wrapper, the wrapper."""
     return len(Path(__file__).read_bytes())
-
 
 def estimate_artifact_bytes(cfg: Hyperparameters, bits: dict[str, int] | None = None) -> int:
     """Packed size before zstd, plus zstd's worst-case framing: an upper bound for the real file (at the
@@ -1357,7 +1257,6 @@ def estimate_artifact_bytes(cfg: Hyperparameters, bits: dict[str, int] | None = 
     plan = tensor_plan(model, bits or {g: ladder[0] for g, ladder in bit_ladders(cfg).items()})
     body = sum(ENCODINGS[enc].size(tuple(t.shape), meta) + 160 for _, t, enc, meta, _ in plan)
     return code_bytes() + len(ARTIFACT_MAGIC) + 8 + 1024 + body + body // 131072 * 3 + 64
-
 
 def check_budget(cfg: Hyperparameters, log: Logger):
     """Training starts only when export is sure to fit: every group at its fewest bits, by the upper bound."""
@@ -1369,7 +1268,6 @@ def check_budget(cfg: Hyperparameters, log: Logger):
                           f"ARTIFACT_LIMIT={cfg.artifact_limit} by {smallest - cfg.artifact_limit} bytes: lower MODEL_DIM, "
                           "MLP_MULT, layers or EMBED_DIM; `python tools/plan.py` prints the bytes of any setting")
 
-
 def relative_error(t: Tensor, enc: str, meta: dict) -> float:
     """Squared error of t as `enc` stores it, relative to t's own energy: the clip search's measure."""
     w = t.detach().float().cpu()
@@ -1378,7 +1276,6 @@ def relative_error(t: Tensor, enc: str, meta: dict) -> float:
     else:
         stored = w.to(torch.float16 if enc == "fp16" else torch.float32).float()
     return float((stored - w).square().sum() / w.square().sum().clamp_min(1e-30))
-
 
 def step_down_cost(model: GPT, bits: dict[str, int], group: str, lower: int) -> float:
     """Relative error added per byte saved when `group` goes from its bits to `lower`, over the group's tensors."""
@@ -1389,12 +1286,10 @@ def step_down_cost(model: GPT, bits: dict[str, int], group: str, lower: int) -> 
             saved += ENCODINGS[enc].size(tuple(t.shape), meta) - ENCODINGS[low_enc].size(tuple(t.shape), low_meta)
     return error / max(saved, 1)
 
-
 def fit_export(model: GPT, cfg: Hyperparameters, log: Logger) -> tuple[Packed, dict[str, int]]:
-    """The most precise artifact that fits ARTIFACT_LIMIT, by its real size after zstd (an estimate would leave
-    the compression's savings unspent). Every group starts at its ceiling. While the artifact is over the
-    limit, the group whose next step down costs the least error per byte saved steps down; then each group
-    steps back up while it still fits, so that no group could take one more step and fit."""
+    """The most precise artifact that fits ARTIFACT_LIMIT by its real size (an estimate would leave zstd's savings
+    unspent). From the ceilings, while over the limit, the group whose next step down costs the least error per
+    byte saved steps down; then groups step back up while they fit: none could take one more step and fit."""
     ladders, cache, n_code = bit_ladders(cfg), {}, code_bytes()
     groups = {g for *_, g in tensor_plan(model, {g: ladder[0] for g, ladder in ladders.items()})}
     level = {g: 0 for g in ladders}
@@ -1424,7 +1319,6 @@ def fit_export(model: GPT, cfg: Hyperparameters, log: Logger) -> tuple[Packed, d
     if any(level.values()):
         log("shrink applied " + " ".join(f"{g}_bits:{b}" for g, b in bits.items()) + f" bytes_total:{n_code + len(packed.blob)}")
     return packed, bits
-
 
 def export_artifact(model: GPT, cfg: Hyperparameters, ctx: Context, path: str, log: Logger) -> str:
     """Rank 0 writes the smallest-change artifact that fits ARTIFACT_LIMIT, reads it back and checks
@@ -1460,7 +1354,6 @@ def export_artifact(model: GPT, cfg: Hyperparameters, ctx: Context, path: str, l
 # start..b-1 and scores targets a..b-1, each exactly once. Test-time training only ever
 # trains on targets that were scored before, so no score depends on its own or later tokens.
 
-
 def plan_windows(a0: int, a1: int, seq_len: int, stride: int) -> Tensor:
     """Windows (start, a, b), one per row, scoring targets [a0, a1): the stream's first window scores a
     full window, the others `stride` new targets each with up to seq_len tokens of context."""
@@ -1469,13 +1362,11 @@ def plan_windows(a0: int, a1: int, seq_len: int, stride: int) -> Tensor:
     a = torch.cat((torch.tensor([a0]), ends[:-1]))
     return torch.stack(((ends - seq_len).clamp(min=0), a, ends), 1)
 
-
 def gather_sequences(tokens: Tensor, starts, length: int) -> Tensor:
     """Rows tokens[s : s + length + 1] (inputs [:, :-1], targets [:, 1:]); past the end, after every scored
     target, the last token."""
     starts = torch.as_tensor(starts, device=tokens.device)
     return tokens[(starts[:, None] + torch.arange(length + 1, device=tokens.device)).clamp(max=tokens.numel() - 1)]
-
 
 @torch.no_grad()
 def score_windows(score, tokens: Tensor, windows: Tensor, seq_len: int, stride: int, batch_seqs: int, ctx: Context, out: Tensor):
@@ -1496,15 +1387,12 @@ def score_windows(score, tokens: Tensor, windows: Tensor, seq_len: int, stride: 
         target = b[:, None] - count + torch.arange(count, device=tokens.device)
         out.index_add_(0, target.clamp(min=0).flatten(), torch.where(target >= a[:, None], nll, 0.0).flatten())
 
-
 def eval_stats(nll: Tensor, data: EvalData) -> tuple[float, float]:
-    total = nll.double().sum().item()
-    return total / nll.numel(), bpb(total, int(data.target_bytes.sum().item()))
-
+    total = nll.double().sum().item()  # nats; bits per byte divides by ln 2 and the targets' bytes
+    return total / nll.numel(), total / math.log(2.0) / int(data.target_bytes.sum().item())
 
 def eval_batch(cfg: Hyperparameters, ctx: Context, seq_len: int) -> int:
     return max(1, cfg.val_batch_size // (ctx.world * seq_len))
-
 
 def score_stream(score, data: EvalData, seq_len: int, stride: int, cfg: Hyperparameters, ctx: Context) -> Tensor:
     """NLL of every validation target; stride == seq_len is the non-overlapping evaluation."""
@@ -1512,7 +1400,6 @@ def score_stream(score, data: EvalData, seq_len: int, stride: int, cfg: Hyperpar
     windows = plan_windows(0, nll.numel(), seq_len, stride)
     score_windows(score, data.tokens, windows, seq_len, stride, eval_batch(cfg, ctx, seq_len), ctx, nll)
     return ctx.all_reduce(nll)
-
 
 def doc_batches(tokens: Tensor, n: int, size: int) -> list[Tensor]:
     """Documents as (first target, end) rows, from a BOS to the next, longest first, in batches of `size`
@@ -1522,11 +1409,10 @@ def doc_batches(tokens: Tensor, n: int, size: int) -> list[Tensor]:
     docs += [(0, 0)] * (-len(docs) % size)
     return list(torch.tensor(docs, dtype=torch.long, device=tokens.device).split(size))
 
-
 def attach_lora(model: GPT, cfg: Hyperparameters, rows: int) -> list[Tensor]:
-    """Fresh fp32 adapters, one row per document, on every block linear and on the head's projection (EMBED_DIM
-    > 0). A is the same for every document; B is zero, so fresh adapters leave the artifact's function unchanged.
-    Nothing carries over between documents: a document's scores depend on its own earlier tokens alone."""
+    """Fresh fp32 adapters, one row per document, on every block linear and the head's projection (EMBED_DIM > 0):
+    A the same for every document, B zero, so they leave the artifact's function unchanged. Nothing carries over
+    between documents (a warm A would make a document's scores depend on documents after it in the stream)."""
     g, device, adapters = torch.Generator().manual_seed(cfg.seed), model.tok_emb.weight.device, []
     linears = [m for block in model.body.stored_blocks() for m in block.modules() if isinstance(m, CastedLinear)]
     for m in linears + ([model.embed_out] if model.embed_out is not None else []):
@@ -1537,7 +1423,6 @@ def attach_lora(model: GPT, cfg: Hyperparameters, rows: int) -> list[Tensor]:
     model.requires_grad_(False)
     return adapters
 
-
 def detach_lora(model: GPT):
     """Undoes attach_lora: no adapters, every weight trainable again (the state sliding windows compiled in)."""
     for m in model.modules():
@@ -1545,13 +1430,10 @@ def detach_lora(model: GPT):
             m.lora = None
     model.requires_grad_(True)
 
-
 def ttt_widths(cfg: Hyperparameters) -> list[int]:
-    """The two window widths doc TTT feeds, EVAL_SEQ_LEN / 4 (at least a chunk) and EVAL_SEQ_LEN: two compiled
-    graphs, at 1.3x the window tokens per target of a window that grows by a chunk at a time (FineWeb's
-    validation documents, chunks of 48)."""
+    """The window widths doc TTT feeds, EVAL_SEQ_LEN / 4 (at least a chunk) and EVAL_SEQ_LEN: two compiled graphs,
+    for 1.4x the window tokens of a window that grows by a chunk (FineWeb's validation documents, chunks of 48)."""
     return sorted({min(cfg.eval_seq_len, max(cfg.ttt_doc_chunk, cfg.eval_seq_len // 4)), cfg.eval_seq_len})
-
 
 def ttt_window(j: int, cfg: Hyperparameters) -> tuple[int, int, int]:
     """(width, start, offset) of the window that scores chunk j (from 0) of a document: it starts `start` tokens
@@ -1561,7 +1443,6 @@ def ttt_window(j: int, cfg: Hyperparameters) -> tuple[int, int, int]:
     width = next((w for w in ttt_widths(cfg) if end <= w), cfg.eval_seq_len)
     start = max(0, end - width)
     return width, start, end - chunk - start
-
 
 def eval_ttt_doc(model: GPT, score, data: EvalData, cfg: Hyperparameters, ctx: Context, deadline: float, log: Logger) -> Tensor:
     """Per document, chunk by chunk: score TTT_DOC_CHUNK targets with the document's own LoRA adapters, then
@@ -1587,18 +1468,15 @@ def eval_ttt_doc(model: GPT, score, data: EvalData, cfg: Hyperparameters, ctx: C
             seqs = gather_sequences(tokens, first + start, width)
             target = first[:, None] + j * chunk + cols
             scored = target < end[:, None]
-            learn = adapting and j + 1 < steps[k]  # the batch's last chunk teaches no later score
-            with torch.set_grad_enabled(learn):
-                ce = score(seqs[:, :-1], seqs[:, 1:], offset, chunk)
+            ce = score(seqs[:, :-1], seqs[:, 1:], offset, chunk)  # with gradients always: one compiled graph a width
             nll.index_add_(0, target.clamp(max=n_targets - 1).flatten(), torch.where(scored, ce.detach(), 0.0).flatten())
-            if learn:  # after the chunk's scores are taken
+            if adapting and j + 1 < steps[k]:  # after the chunk's scores are taken; the last teaches no later score
                 opt.zero_grad(set_to_none=False)
                 (torch.where(scored, ce, 0.0).sum(1) / scored.sum(1).clamp(min=1)).sum().backward()
                 opt.step()
         spent_s += time.perf_counter() - t
     detach_lora(model)
     return ctx.all_reduce(nll)
-
 
 def prime_eval(model: GPT, score, data: EvalData, cfg: Hyperparameters, ctx: Context):
     """Compiles every graph evaluation uses before any timed loop, so that no compile lands in the TTT budget's
@@ -1622,7 +1500,6 @@ def prime_eval(model: GPT, score, data: EvalData, cfg: Hyperparameters, ctx: Con
             run(cfg.ttt_doc_batch, width, 0, cfg.ttt_doc_chunk)
     detach_lora(model)
     model.zero_grad(set_to_none=True)
-
 
 def evaluate(model: GPT, data: EvalData, cfg: Hyperparameters, ctx: Context, log: Logger) -> float:
     """The configured evaluation of the reloaded artifact, phase by phase; the last phase is the score.
@@ -1656,14 +1533,12 @@ def evaluate(model: GPT, data: EvalData, cfg: Hyperparameters, ctx: Context, log
 
 # ---- main: named phases -----------------------------------------------------
 
-
 def log_config(cfg: Hyperparameters, ctx: Context, log: Logger):
     log(f"config profile:{cfg.config_profile} reason:{cfg.profile_reason}")
     gpu = f" gpu:{torch.cuda.get_device_name(ctx.device).replace(' ', '_')}" if ctx.device.type == "cuda" else ""
     log(f"device:{ctx.device.type} world_size:{ctx.world}{gpu} torch:{torch.__version__}")
     log(f"code bytes:{code_bytes()} sha256:{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}")
     log("hyperparameters " + " ".join(f"{f.name}:{getattr(cfg, f.name)}" for f in cfg.knobs()))
-
 
 def check_output_folders(cfg: Hyperparameters):
     """Output folders are made and checked before any work, so a bad path cannot cost a run."""
@@ -1677,7 +1552,6 @@ def check_output_folders(cfg: Hyperparameters):
             raise ConfigError(f"{name}={path}: cannot create its folder ({exc})") from None
         if not os.access(folder, os.W_OK):
             raise ConfigError(f"{name}={path}: its folder {folder} is not writable")
-
 
 def main():
     ctx = setup_distributed()
@@ -1714,7 +1588,6 @@ def main():
             if sys.exc_info()[0] is None or issubclass(sys.exc_info()[0], RunError):
                 dist.barrier()
             dist.destroy_process_group()
-
 
 if __name__ == "__main__":
     try:

@@ -27,6 +27,10 @@ MODES = {
     "plain": {"EVAL_STRIDE": "0", "TTT": "off"},
     "sliding": {"EVAL_STRIDE": "16", "TTT": "off"},
     "doc": {"TTT": "doc"},
+    # The competition's TTT: chunks of 48, rank 80, AdamW betas 0 / 0.99 with weight decay, the head's projection
+    # adapted, no sliding pass (the learning rate stays high, so that a leak would move the scores).
+    "competition": {"TTT": "doc", "EVAL_STRIDE": "0", "TTT_DOC_CHUNK": "48", "TTT_LORA_RANK": "80", "TTT_BETA1": "0",
+                    "TTT_BETA2": "0.99", "TTT_WEIGHT_DECAY": "0.5"},
 }
 
 
@@ -69,13 +73,13 @@ def test_two_processes_are_causal(trained):
 
 SCORE_THEN_STEP = """\
             nll.index_add_(0, target.clamp(max=n_targets - 1).flatten(), torch.where(scored, ce.detach(), 0.0).flatten())
-            if learn:  # after the chunk's scores are taken
+            if adapting and j + 1 < steps[k]:  # after the chunk's scores are taken; the last teaches no later score
                 opt.zero_grad(set_to_none=False)
                 (torch.where(scored, ce, 0.0).sum(1) / scored.sum(1).clamp(min=1)).sum().backward()
                 opt.step()
 """
 STEP_THEN_SCORE = """\
-            if learn:
+            if adapting and j + 1 < steps[k]:
                 opt.zero_grad(set_to_none=False)
                 (torch.where(scored, ce, 0.0).sum(1) / scored.sum(1).clamp(min=1)).sum().backward()
                 opt.step()

@@ -9,7 +9,7 @@
 # DATA: a folder of sp8192 shards (fineweb_train_*.bin, fineweb_val_000000.bin), e.g. the challenge's
 # data/datasets/fineweb10B_sp8192; TOKENIZER: fineweb_8192_bpe.model. WORK (default /tmp/techniques) gets a
 # validation shard cut to its first 33 documents, the runs' logs/ and artifacts/. Then
-# `python results/cpu/techniques/table.py WORK/logs` prints the table.
+# `python results/cpu/recipe/table.py WORK/logs --reference base` prints the table.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 DATA=$(cd "${1:?DATA: a folder of sp8192 shards}" && pwd); TOKENIZER=$(realpath "${2:?TOKENIZER: fineweb_8192_bpe.model}")
