@@ -75,7 +75,7 @@ fi
 
 # Every variable is checked before any download or GPU time: a typo of a knob stops here, not after the data.
 echo "+ check train_gpt.py's variables"
-if [ "$DRY_RUN" = 0 ] || python3 -c "import torch" 2>/dev/null; then
+if [ "$DRY_RUN" = 0 ] || python3 -c "import torch.nn" 2>/dev/null; then  # a dry run may lack a working torch
   python3 -c "import sys, train_gpt as t
 try: t.Hyperparameters.from_env(cuda=True)
 except t.RunError as e: sys.exit(f'run_8xh100.sh: error: {e}')" || exit 2

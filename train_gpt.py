@@ -25,7 +25,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 if __name__ == "__main__":  # a missing or broken package is a message, not a traceback (an import, as in tests, still raises)
     for _name in ("numpy", "sentencepiece", "torch", "zstandard"):
@@ -55,10 +55,8 @@ DOWNLOAD_HINT = (
 )
 
 # ---- Configuration ----------------------------------------------------------
-# One dataclass holds every knob. Each field is an environment variable of the same name in upper
-# case, with the competition default beside it and, where the CPU sample profile needs a smaller
-# value, a `cpu=` default. A value is parsed by its default's type and checked in `from_env`, before
-# any work. "(ternary record)" marks a default taken from the challenge's 1.1570 BPB ternary record.
+# Every knob is a field of one dataclass and the environment variable of its name in upper case, parsed by its
+# default's type and checked in `from_env` before any work. "(ternary record)": the 1.1570 BPB record's value.
 
 class RunError(ValueError):
     """A run that cannot go on: `main` prints `error: <message>` and exits with `status`."""
@@ -67,9 +65,9 @@ class RunError(ValueError):
 class ConfigError(RunError):
     """A bad environment variable or a configuration that cannot run; raised before any work."""
 
-def knob(default, doc: str, cpu=None, check=None, cuda=None):
-    """`cpu=`: the CPU sample profile's default; `cuda=`: the default on a CUDA device, whatever the profile."""
-    return field(default=default, metadata={"doc": doc, "cpu": cpu, "check": check, "cuda": cuda})
+def knob(default, doc: str, cpu=None, check=None, cuda=None, model=False):
+    """`cpu=`, `cuda=`: the CPU profile's and any CUDA device's defaults; `model=True`: the artifact records it."""
+    return field(default=default, metadata={"doc": doc, "cpu": cpu, "check": check, "cuda": cuda, "model": model})
 
 POSITIVE = (lambda v: v > 0, "a value > 0")
 NON_NEGATIVE = (lambda v: v >= 0, "a value >= 0")
@@ -96,43 +94,38 @@ class Hyperparameters:
     grad_reduce_dtype: str = knob("fp32", "dtype of the gradient exchange between ranks", cuda="bf16", check=one_of("bf16", "fp32"))
     sdpa_backend: str = knob("auto", "attention kernel (auto = torch's choice, which changes with its version)", cuda="flash", check=one_of("auto", "flash", "cudnn", "efficient", "math"))
     # Model shape.
-    vocab_size: int = knob(8192, "tokenizer vocabulary size (8192: ternary record)", cpu=1024, check=POSITIVE)
-    num_layers: int = knob(10, "stored blocks (prelude + shared + coda)", cpu=4, check=POSITIVE)
-    prelude_layers: int = knob(0, "unique blocks before the shared group", check=NON_NEGATIVE)
-    shared_blocks: int = knob(0, "blocks looped LOOPS times; 0 = NUM_LAYERS - PRELUDE_LAYERS - CODA_LAYERS", check=NON_NEGATIVE)
-    loops: int = knob(1, "times the shared blocks run per forward", check=POSITIVE)
-    coda_layers: int = knob(0, "unique blocks after the shared group", check=NON_NEGATIVE)
-    loop_start_frac: str = knob("0.5", "training progress from which the shared blocks run LOOPS times; or LOOPS - 1 ascending fractions: from the i-th, i + 1 passes", check=(lambda v: re.fullmatch(r"(0(\.\d*)?|1(\.0*)?)(,(0(\.\d*)?|1(\.0*)?))*", v), "fractions in [0, 1], comma-separated"))
+    vocab_size: int = knob(8192, "tokenizer vocabulary size (8192: ternary record)", cpu=1024, check=POSITIVE, model=True)
+    num_layers: int = knob(10, "stored blocks (prelude + shared + coda)", cpu=4, check=POSITIVE, model=True)
+    prelude_layers: int = knob(4, "unique blocks before the shared group (4, then 2 looped twice from 0.5, then 4: record 2026-03-31_ParallelResiduals_MiniDepthRecurrence's loop of layers 4-5)", cpu=0, check=NON_NEGATIVE, model=True)
+    shared_blocks: int = knob(0, "blocks looped LOOPS times; 0 = NUM_LAYERS - PRELUDE_LAYERS - CODA_LAYERS", check=NON_NEGATIVE, model=True)
+    loops: int = knob(2, "times the shared blocks run per forward", cpu=1, check=POSITIVE, model=True)
+    coda_layers: int = knob(4, "unique blocks after the shared group", cpu=0, check=NON_NEGATIVE, model=True)
     progressive_loss_loops: str = knob("", "comma list of loops (from 1) whose output also gets a training loss", check=(lambda v: all(p.strip().isdigit() for p in v.split(",") if p.strip()), "a comma list of loop numbers"))
     progressive_loss_weight: float = knob(0.1, "weight of each progressive loss term", check=NON_NEGATIVE)
-    model_dim: int = knob(768, "residual width", cpu=128, check=POSITIVE)
-    num_heads: int = knob(8, "attention heads (8, head size 96: ternary record)", cpu=4, check=POSITIVE)
-    num_kv_heads: int = knob(4, "key/value heads (grouped-query attention)", cpu=2, check=POSITIVE)
-    mlp_mult: int = knob(4, "MLP hidden = MLP_MULT * MODEL_DIM", cpu=2, check=POSITIVE)
-    embed_dim: int = knob(254, "factored tied embedding: vocab x EMBED_DIM, learned projections to and from MODEL_DIM; 0 = vocab x MODEL_DIM (254: ternary record)", cpu=0, check=NON_NEGATIVE)
-    unet_skips: bool = knob(True, "U-Net skips: executed block i of the first half feeds, times learned per-channel weights (init 1), the input of its mirror (ternary record)", cpu=False)
-    rope_base: float = knob(5000.0, "rotary embedding base (5000: ternary record)", cpu=10000.0, check=POSITIVE)
-    rope_dims: int = knob(0, "partial RoPE: rotate the first ROPE_DIMS dims of each head (even), pass the rest; 0 = all", check=NON_NEGATIVE)
-    ln_scale: bool = knob(False, "scale both norms' outputs of stored block i by 1 / sqrt(i + 1)")
-    mlp_leak: float = knob(0.0, "negative slope of the MLP's squared activation: 0 = relu^2, 0.5 = LeakyReLU(0.5)^2", check=FRACTION)
-    parallel_layers: int = knob(0, "the last PARALLEL_LAYERS stored blocks run attention and MLP on the same input, summed", check=NON_NEGATIVE)
-    xsa_layers: int = knob(0, "the last XSA_LAYERS stored blocks remove from each head's output its part along the token's own value", check=NON_NEGATIVE)
-    attn_gate: bool = knob(False, "gate each head's output by 2 sigmoid(W x[:12]) of the attention input (W zero: no gate at init)")
-    smear_gate: bool = knob(False, "add l * sigmoid(w . x[:12]) of the previous token's embedding, never across a BOS (l, w zero at init)")
-    logit_softcap: float = knob(10.0, "logits = c * tanh(logits / c) (10: ternary record)", cpu=30.0, check=POSITIVE)
-    qk_gain_init: float = knob(2.25, "initial per-head query gain (2.25: ternary record)", cpu=1.5, check=POSITIVE)
-    tied_embed_init_std: float = knob(0.005, "init std of the tied embedding", check=POSITIVE)
+    loop_start_frac: str = knob("0.5", "training progress from which the shared blocks run LOOPS times; or LOOPS - 1 ascending fractions: from the i-th, i + 1 passes", check=(lambda v: re.fullmatch(r"(0(\.\d*)?|1(\.0*)?)(,(0(\.\d*)?|1(\.0*)?))*", v), "fractions in [0, 1], comma-separated"))
+    model_dim: int = knob(768, "residual width", cpu=128, check=POSITIVE, model=True)
+    num_heads: int = knob(8, "attention heads (8, head size 96: ternary record)", cpu=4, check=POSITIVE, model=True)
+    num_kv_heads: int = knob(4, "key/value heads (grouped-query attention)", cpu=2, check=POSITIVE, model=True)
+    mlp_mult: int = knob(4, "MLP hidden = MLP_MULT * MODEL_DIM", cpu=2, check=POSITIVE, model=True)
+    embed_dim: int = knob(254, "factored tied embedding: vocab x EMBED_DIM, learned projections to and from MODEL_DIM; 0 = vocab x MODEL_DIM (254: ternary record)", cpu=0, check=NON_NEGATIVE, model=True)
+    unet_skips: bool = knob(True, "U-Net skips: executed block i of the first half feeds, times learned per-channel weights (init 1), the input of its mirror (ternary record)", cpu=False, model=True)
+    rope_base: float = knob(5000.0, "rotary embedding base (5000: ternary record)", cpu=10000.0, check=POSITIVE, model=True)
+    parallel_layers: int = knob(4, "the last PARALLEL_LAYERS stored blocks run attention and MLP on the same input, summed (4, the coda: record 2026-04-08_SP8192_ParallelResid_ScoreFirstTTT's layers 7+ of 11)", cpu=0, check=NON_NEGATIVE, model=True)
+    smear_gate: bool = knob(True, "add l * sigmoid(w . x[:12]) of the previous token's embedding, never across a BOS (l, w zero at init) (on: record 2026-04-16_SmearGate_AttentionOutputGate_ScoreFirstTTT)", cpu=False, model=True)
+    logit_softcap: float = knob(10.0, "logits = c * tanh(logits / c) (10: ternary record)", cpu=30.0, check=POSITIVE, model=True)
+    qk_gain_init: float = knob(2.25, "initial per-head query gain (2.25: ternary record)", cpu=1.5, check=POSITIVE, model=True)
+    tied_embed_init_std: float = knob(0.005, "init std of the tied embedding", check=POSITIVE, model=True)
     # Ternary quantization-aware training.
-    ternary_layers: str = knob("attn,mlp", "block linears that are ternary: comma list of attn, mlp, or none")
-    ternary_scale: str = knob("absmean", "ternary scale estimator", check=one_of("absmean", "absmedian"))
-    ternary_group: int = knob(128, "input columns per ternary scale; 0 = one scale per output row (128: ternary record)", cpu=0, check=NON_NEGATIVE)
+    ternary_layers: str = knob("attn,mlp", "block linears that are ternary: comma list of attn, mlp, or none", model=True)
+    ternary_scale: str = knob("absmean", "ternary scale estimator", check=one_of("absmean", "absmedian"), model=True)
+    ternary_group: int = knob(128, "input columns per ternary scale; 0 = one scale per output row (128: ternary record)", cpu=0, check=NON_NEGATIVE, model=True)
     qat_start_frac: float = knob(0.0, "training progress before which the ternary forward is off (0: ternary record)", cpu=0.5, check=FRACTION)
     # Training. Progress is the larger of elapsed / MAX_WALLCLOCK_SECONDS and step / ITERATIONS (`progress`).
     iterations: int = knob(20000, "maximum optimizer steps", check=POSITIVE)
     max_wallclock_seconds: float = knob(600.0, "training wall-clock cap; 0 = none", cpu=120.0, check=NON_NEGATIVE)
     warmup_steps: int = knob(0, "learning-rate warm-up steps (none: ternary record)", cpu=10, check=NON_NEGATIVE)
     warmdown_frac: float = knob(0.2, "learning-rate warm-down to 0 over this last fraction of training progress (0.2: ternary record)", cpu=0.8, check=FRACTION)
-    warmdown_floor: float = knob(0.0, "the warm-down stops at this fraction of the peak learning rate", check=FRACTION)
+    warmdown_floor: float = knob(0.1, "the warm-down stops at this fraction of the peak learning rate (0.1: record 2026-04-23_SP8192_CaseOps_SparseGate_QuantGate_Loop45_PhasedTTT_PolarNS_MinLR_FusedCE)", cpu=0.0, check=FRACTION)
     compile_warmup_steps: int = knob(20, "untimed steps that prime torch.compile, then state is reset", cpu=0, check=NON_NEGATIVE)
     train_seq_len: int = knob(1024, "training sequence length", cpu=256, check=POSITIVE)
     train_batch_tokens: int = knob(524288, "global tokens per optimizer step", cpu=8192, check=POSITIVE)
@@ -175,14 +168,6 @@ class Hyperparameters:
     ttt_weight_decay: float = knob(0.5, "TTT=doc: AdamW decoupled weight decay of the adapters (0.5: top record)", cpu=0.0, check=NON_NEGATIVE)
 
     profile_reason: str = field(default="", metadata={"internal": True})
-
-    # Keys that define the network; the artifact records them so evaluation needs no shape variables.
-    MODEL_KEYS = (
-        "vocab_size", "num_layers", "prelude_layers", "shared_blocks", "loops", "coda_layers", "model_dim", "num_heads",
-        "num_kv_heads", "mlp_mult", "embed_dim", "unet_skips", "rope_base", "logit_softcap", "qk_gain_init",
-        "tied_embed_init_std", "ternary_layers", "ternary_scale", "ternary_group", "rope_dims", "ln_scale", "mlp_leak",
-        "parallel_layers", "xsa_layers", "attn_gate", "smear_gate",
-    )
 
     @classmethod
     def knobs(cls):
@@ -230,12 +215,8 @@ class Hyperparameters:
         if self.model_dim % self.num_heads or (self.model_dim // self.num_heads) % 2:
             raise ConfigError(f"MODEL_DIM={self.model_dim} must be a multiple of NUM_HEADS={self.num_heads} "
                               "with an even head size")
-        head_dim = self.model_dim // self.num_heads
-        if self.rope_dims % 2 or self.rope_dims > head_dim:
-            raise ConfigError(f"ROPE_DIMS={self.rope_dims} must be even and at most the head size {head_dim}")
-        for name in ("parallel_layers", "xsa_layers"):
-            if getattr(self, name) > self.num_layers:
-                raise ConfigError(f"{name.upper()}={getattr(self, name)} is more than NUM_LAYERS={self.num_layers}")
+        if self.parallel_layers > self.num_layers:
+            raise ConfigError(f"PARALLEL_LAYERS={self.parallel_layers} is more than NUM_LAYERS={self.num_layers}")
         if self.num_heads % self.num_kv_heads:
             raise ConfigError(f"NUM_HEADS={self.num_heads} must be a multiple of NUM_KV_HEADS={self.num_kv_heads}")
         bad = self.ternary_kinds - {"attn", "mlp"}
@@ -276,31 +257,28 @@ class Hyperparameters:
         return tuple(int(v) for v in self.progressive_loss_loops.split(",") if v.strip())
 
     def model_config(self) -> dict:
-        return {k: getattr(self, k) for k in self.MODEL_KEYS}
+        return {f.name: getattr(self, f.name) for f in self.knobs() if f.metadata["model"]}
 
 def parse_value(name: str, raw: str, kind: type):
     try:
-        if kind is bool:
-            if raw.lower() not in ("0", "1", "true", "false"):
-                raise ValueError
-            return raw.lower() in ("1", "true")
-        return kind(raw)
-    except ValueError:
+        return {"0": False, "1": True, "false": False, "true": True}[raw.lower()] if kind is bool else kind(raw)
+    except (KeyError, ValueError):
         raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
 
 KNOB_NAMES = [f.name.upper() for f in Hyperparameters.knobs()]
-# A family: the first word of two or more knobs (TTT, MUON, EVAL, ...). Its namespace is ours, so a name in it
-# that is no knob is a removed or misremembered one.
 KNOB_FAMILIES = tuple(sorted({w + "_" for w in (k.split("_")[0] for k in KNOB_NAMES if "_" in k)
                               if sum(k.startswith(w + "_") for k in KNOB_NAMES) >= 2}))
 
+REMOVED = {"LOOP_INJECT", "LOOP_NORM", "LOOP_RANK", "TIE_EMBEDDINGS", "HEAD_LR", "ADAM_WD", "MLP_LEAK", "ROPE_DIMS",
+           "LN_SCALE", "XSA_LAYERS", "ATTN_GATE"}
+
 def refused_variable(name: str) -> str | None:
-    """Why a variable that looks meant for this script but is no knob stops the run (a typo must not train the wrong
-    model): a near miss of a knob (one typed character, or difflib's ratio >= 0.8), or a name in a knob family."""
-    if name in KNOB_NAMES:
-        return None
+    """Why a name meant for us stops the run: a near miss of a knob, in a knob family, or REMOVED (docs/measurements.md)."""
+    if name in REMOVED:
+        return f"{name} was removed from train_gpt.py (docs/measurements.md says why); unset it"
     ratio = {k: difflib.SequenceMatcher(None, name, k).ratio() for k in KNOB_NAMES}
-    if name.startswith(KNOB_FAMILIES) or any(r >= min(0.8, 1 - 1 / len(k)) for k, r in ratio.items()):
+    near = any(r >= min(0.8, 1 - 1 / len(k)) for k, r in ratio.items())  # one typed character, or difflib's 0.8
+    if name not in KNOB_NAMES and (near or name.startswith(KNOB_FAMILIES)):
         return f"{name} is not a variable of train_gpt.py; did you mean {max(ratio, key=ratio.get)}?"
     return None
 
@@ -340,23 +318,22 @@ def resolve_run_id(cfg: Hyperparameters, ctx: Context) -> str:
         dist.broadcast(stamp, 0)
     return f"run_{stamp.item()}"
 
-class Logger:
+Logger = Callable[[str], None]
+
+def open_log(path: Path | None) -> Logger:
     """Rank 0's log: each line to stdout and to the log file. Other ranks (no path) log nothing."""
-
-    def __init__(self, path: Path | None):
-        self.path = path
-
-    def __call__(self, msg: str):
-        if self.path is not None:
+    def log(msg: str):
+        if path is not None:
             print(msg, flush=True)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as f:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as f:
                 f.write(msg + "\n")
+    return log
 
 
 # ---- Data: the challenge shard format ---------------------------------------
-# A shard is 256 little-endian int32 (magic 20240520, version 1, token count, zeros) followed by
-# that many uint16 tokens. Everything is checked before training, so a bad shard costs seconds.
+# 256 little-endian int32 (magic 20240520, version 1, token count, zeros), then that many uint16 tokens. Every
+# shard is checked before training, so a bad one costs seconds.
 
 SHARD_MAGIC, SHARD_VERSION, SHARD_HEADER_INTS = 20240520, 1, 256
 BOS_ID = 1
@@ -394,10 +371,8 @@ def shard_files(cfg: Hyperparameters, split: str) -> list[str]:
     return files
 
 class DistributedTokenLoader:
-    """Reads the shards in order, wrapping around. Each call takes the next global span and rank r gets
-    its own contiguous slice of it: the slicing is the same for every world size, so one process and
-    N processes see the same sequences for the same global batch. The next shard loads in a background
-    thread while this one is read, so no step waits for the disk, and batches reach the GPU from pinned memory."""
+    """The shards in order, wrapping around. Each call takes the next global span and rank r its r-th slice: one
+    process and N see the same sequences. The next shard loads in a background thread, so no step waits on disk."""
 
     def __init__(self, files: list[str], cfg: Hyperparameters, ctx: Context):
         self.files, self.vocab_size, self.seq_len, self.ctx = files, cfg.vocab_size, cfg.train_seq_len, ctx
@@ -428,9 +403,8 @@ class DistributedTokenLoader:
 
 
 # ---- Metric: bits per byte from the SentencePiece pieces --------------------
-# BPB is tokenizer-agnostic: summed NLL in bits over the UTF-8 bytes of the scored text. A
-# piece's bytes are its text without the leading "▁"; that space is one more byte unless the
-# previous token is a boundary (control/unknown/unused, which themselves count 0 bytes).
+# Summed NLL in bits over the UTF-8 bytes of the scored text. A piece's bytes are its text without the leading "▁",
+# which is one more byte unless the previous token is a boundary (control/unknown/unused: 0 bytes themselves).
 
 @dataclass
 class ByteTables:
@@ -488,15 +462,13 @@ def load_eval_data(cfg: Hyperparameters, ctx: Context) -> EvalData:
 
 
 # ---- Model ------------------------------------------------------------------
-# A baseline-class GPT. Every block linear is made by `make_linear`, the seam where a ternary
-# BitLinear replaces the plain CastedLinear.
+# A baseline-class GPT. Every block linear comes from `make_linear`, the seam where BitLinear replaces CastedLinear.
 
 TERNARY_MIN_SCALE = 2.0**-14  # smallest normal fp16: scales are stored in fp16
 
 class CastedLinear(nn.Linear):
-    """Keeps fp32 master weights and multiplies in the activation dtype (bf16 under autocast). During
-    doc TTT `lora` holds per-document adapters (A: docs x r x in, B: docs x out x r): batch row i adds
-    B_i A_i x on top of the weights, which stay exactly as the artifact stored them."""
+    """fp32 master weights, multiplied in the activation dtype. During doc TTT `lora` holds per-document adapters
+    (A: docs x r x in, B: docs x out x r): row i adds B_i A_i x to the artifact's unchanged weights."""
 
     def __init__(self, fan_in: int, fan_out: int, zero_init: bool = False):
         super().__init__(fan_in, fan_out, bias=False)
@@ -524,19 +496,13 @@ def ternary_quantize(w: Tensor, group: int, scale_kind: str) -> tuple[Tensor, Te
     return (wg / s).round().clamp(-1, 1), s
 
 def round_to_fp16(x: Tensor) -> Tensor:
-    """fp32 -> nearest fp16 value (ties to even), as fp32, for the fp16 normal range. Scales are
-    stored in fp16 and training uses exactly those values. Integer bit arithmetic, because
-    torch.compile drops a plain .half().float() round trip and the compiled forward would then
-    use other scales than the artifact."""
+    """fp32 -> the nearest fp16 value, as fp32, by bit arithmetic: torch.compile drops a plain .half().float() trip."""
     bits = x.float().contiguous().view(torch.int32)
     bits = (bits + 0x0FFF + ((bits >> 13) & 1)) & ~0x1FFF
     return bits.view(torch.float32)
 
 class BitLinear(CastedLinear):
-    """Ternary weights {-1, 0, +1} * scale in the forward; straight-through gradients to fp32 latents.
-
-    `qat` is a tensor buffer rather than a Python flag: a compiled graph reads its value at run
-    time, so switching QAT on really changes the compiled forward (a bool would be folded away)."""
+    """Ternary {-1, 0, +1} * scale forward, straight-through to fp32 latents; `qat` is a buffer so compiled graphs read it."""
 
     def __init__(self, fan_in: int, fan_out: int, group: int, scale_kind: str, zero_init: bool = False):
         super().__init__(fan_in, fan_out, zero_init)
@@ -561,8 +527,7 @@ def rms_norm(x: Tensor) -> Tensor:
     return F.rms_norm(x, (x.size(-1),))
 
 class Rotary(nn.Module):
-    """cos/sin tables for every position up to the longest window, built once at construction (not in a
-    forward, where inference mode would make them inference tensors); a profile showed them rebuilt per step."""
+    """cos/sin for every position up to the longest window, built once here: a profile showed them rebuilt per step."""
 
     def __init__(self, dims: int, base: float, max_len: int):
         super().__init__()
@@ -575,20 +540,17 @@ class Rotary(nn.Module):
         return self.cos[:, :, :seq_len].to(dtype), self.sin[:, :, :seq_len].to(dtype)
 
 def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """Rotates the first 2 * cos.size(-1) dims of x, dim i with dim i + half; the rest pass (partial RoPE)."""
-    half = cos.size(-1)
-    x1, x2 = x[..., :half], x[..., half : 2 * half]
-    return torch.cat((x1 * cos + x2 * sin, x2 * cos - x1 * sin, x[..., 2 * half :]), dim=-1)
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((x1 * cos + x2 * sin, x2 * cos - x1 * sin), dim=-1)
 
-GATE_DIMS = 12  # input dims the attention output gate and the smear gate read (the records')
+GATE_DIMS = 12  # input dims the smear gate reads (the records')
 
 SDPA_SWITCHES = {"flash": torch.backends.cuda.enable_flash_sdp, "cudnn": torch.backends.cuda.enable_cudnn_sdp,
                  "efficient": torch.backends.cuda.enable_mem_efficient_sdp, "math": torch.backends.cuda.enable_math_sdp}
 
 def pin_attention(cfg: Hyperparameters, ctx: Context, log: Logger):
-    """Pins SDPA to SDPA_BACKEND (torch's own pick moves with its and cuDNN's versions: 2.5.0 picked cuDNN,
-    whose bf16 backward gave NaNs) and runs it once at the configured shape, so that a backend that
-    cannot stops the run here, before the timer."""
+    """Pins SDPA to SDPA_BACKEND (torch's own pick moves with its version: 2.5.0 picked cuDNN, whose bf16 backward
+    gave NaNs) and runs it once at the configured shape: a backend that cannot stops the run before the timer."""
     for name, enable in SDPA_SWITCHES.items():
         enable(cfg.sdpa_backend in ("auto", name))
     hd, dtype = cfg.model_dim // cfg.num_heads, torch.bfloat16 if cfg.autocast == "bf16" else torch.float32
@@ -603,7 +565,7 @@ def pin_attention(cfg: Hyperparameters, ctx: Context, log: Logger):
     log(f"attention backend:{cfg.sdpa_backend}")
 
 class CausalSelfAttention(nn.Module):
-    def __init__(self, cfg: Hyperparameters, xsa: bool = False):
+    def __init__(self, cfg: Hyperparameters):
         super().__init__()
         dim, self.heads, self.kv_heads = cfg.model_dim, cfg.num_heads, cfg.num_kv_heads
         self.head_dim = dim // cfg.num_heads
@@ -613,8 +575,6 @@ class CausalSelfAttention(nn.Module):
         self.c_qkv = make_linear(dim, sum(self.split), "attn", cfg)
         self.proj = make_linear(dim, dim, "attn", cfg, zero_init=True)
         self.q_gain = nn.Parameter(torch.full((cfg.num_heads,), cfg.qk_gain_init))
-        self.xsa = xsa
-        self.gate = nn.Parameter(torch.zeros(cfg.num_heads, GATE_DIMS)) if cfg.attn_gate else None
 
     def forward(self, x: Tensor, rope: tuple[Tensor, Tensor]) -> Tensor:
         B, T, D = x.shape
@@ -625,11 +585,6 @@ class CausalSelfAttention(nn.Module):
         q, k = apply_rotary(rms_norm(q), cos, sin), apply_rotary(rms_norm(k), cos, sin)
         q = q * self.q_gain.to(q.dtype)[None, :, None, None]
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=self.kv_heads != self.heads)
-        if self.xsa:  # exclusive self attention: drop the part of each output along its token's own value
-            own = F.normalize(v, dim=-1).repeat_interleave(self.heads // self.kv_heads, dim=1)
-            y = y - (y * own).sum(-1, keepdim=True) * own
-        if self.gate is not None:
-            y = y * 2 * torch.sigmoid(F.linear(x[..., :GATE_DIMS], self.gate.to(x.dtype))).transpose(1, 2)[..., None]
         return self.proj(y.transpose(1, 2).reshape(B, T, D))
 
 class MLP(nn.Module):
@@ -638,42 +593,34 @@ class MLP(nn.Module):
         hidden = cfg.mlp_mult * cfg.model_dim
         self.fc = make_linear(cfg.model_dim, hidden, "mlp", cfg)
         self.proj = make_linear(hidden, cfg.model_dim, "mlp", cfg, zero_init=True)
-        self.leak = cfg.mlp_leak
 
     def forward(self, x: Tensor) -> Tensor:
-        h = self.fc(x)
-        return self.proj((F.leaky_relu(h, self.leak) if self.leak else F.relu(h)).square())
+        return self.proj(F.relu(self.fc(x)).square())
 
 class Block(nn.Module):
-    """Stored block `layer` (from 0); the last PARALLEL_LAYERS and XSA_LAYERS stored blocks run those forms."""
+    """Stored block `layer` (from 0); the last PARALLEL_LAYERS stored blocks run the parallel form."""
 
     def __init__(self, cfg: Hyperparameters, layer: int):
         super().__init__()
-        self.attn, self.mlp = CausalSelfAttention(cfg, xsa=layer >= cfg.num_layers - cfg.xsa_layers), MLP(cfg)
+        self.attn, self.mlp = CausalSelfAttention(cfg), MLP(cfg)
         self.attn_scale = nn.Parameter(torch.ones(cfg.model_dim))
         self.mlp_scale = nn.Parameter(torch.ones(cfg.model_dim))
         self.resid_mix = nn.Parameter(torch.stack((torch.ones(cfg.model_dim), torch.zeros(cfg.model_dim))))
         self.parallel = layer >= cfg.num_layers - cfg.parallel_layers
-        self.norm_scale = 1 / math.sqrt(layer + 1) if cfg.ln_scale else 1.0
-
-    def norm(self, x: Tensor) -> Tensor:
-        return rms_norm(x) * self.norm_scale if self.norm_scale != 1.0 else rms_norm(x)
 
     def forward(self, x: Tensor, x0: Tensor, rope: tuple[Tensor, Tensor]) -> Tensor:
         mix = self.resid_mix.to(x.dtype)
         x = mix[0] * x + mix[1] * x0
-        h = self.norm(x)
+        h = rms_norm(x)
         attn = self.attn_scale.to(x.dtype) * self.attn(h, rope)
         if self.parallel:  # x + attn(norm(x)) + mlp(norm(x)): both read the block's input
             return x + attn + self.mlp_scale.to(x.dtype) * self.mlp(h)
         x = x + attn
-        return x + self.mlp_scale.to(x.dtype) * self.mlp(self.norm(x))
+        return x + self.mlp_scale.to(x.dtype) * self.mlp(rms_norm(x))
 
 class RecurrentBlockGroup(nn.Module):
-    """PRELUDE_LAYERS unique blocks, SHARED_BLOCKS blocks looped LOOPS times by plain weight sharing, CODA_LAYERS
-    unique blocks; LOOPS=1 is the flat stack. Training may run fewer passes (LOOP_START_FRAC); evaluation runs LOOPS.
-    U-Net skips wire the executed schedule: of the n blocks a forward runs, the output of block i < n // 2 is added,
-    times skip_weights[i], to the input of block n - 1 - i (a forward with fewer passes uses the first n // 2)."""
+    """PRELUDE_LAYERS unique blocks, SHARED_BLOCKS shared ones run LOOPS times (fewer before LOOP_START_FRAC), CODA_LAYERS.
+    U-Net skips wire the n blocks run: block i < n // 2's output, times skip_weights[i], joins block n - 1 - i's input."""
 
     def __init__(self, cfg: Hyperparameters):
         super().__init__()
@@ -714,7 +661,7 @@ class GPT(nn.Module):
         self.embed_out = CastedLinear(cfg.model_dim, cfg.embed_dim) if cfg.embed_dim else None
         self.body = RecurrentBlockGroup(cfg)
         longest = max(cfg.train_seq_len, cfg.eval_seq_len)
-        self.rotary = Rotary(cfg.rope_dims or cfg.model_dim // cfg.num_heads, cfg.rope_base, longest)
+        self.rotary = Rotary(cfg.model_dim // cfg.num_heads, cfg.rope_base, longest)
         self.smear = nn.Parameter(torch.zeros(1 + GATE_DIMS)) if cfg.smear_gate else None  # l, then w
         self.softcap = cfg.logit_softcap
         self.aux_loops, self.aux_weight = cfg.aux_loops, cfg.progressive_loss_weight
@@ -769,16 +716,14 @@ def count_params(model: GPT, cfg: Hyperparameters) -> tuple[int, int]:
 # ---- Optimizers: Muon for block matrices, Adam for the rest -----------------
 
 NS_COEFFS = (3.4445, -4.7750, 2.0315)
-DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
 def compile_fn(fn, cfg: Hyperparameters):
-    """With COMPILE=1: static shapes (one graph per shape, all made before the timers) and fullgraph, so a
-    graph break on another torch version is an error, not a silent slowdown."""
+    """COMPILE=1: static shapes (each graph made before the timers), fullgraph: a graph break errs, never slows silently."""
     return torch.compile(fn, dynamic=False, fullgraph=True, backend=cfg.compile_backend) if cfg.compile else fn
 
 def newton_schulz(g: Tensor, steps: int, dtype: torch.dtype, eps: float = 1e-7) -> Tensor:
-    """Approximately orthogonalizes g (singular values pushed into a band around 1), in `dtype`. Eager: compiling
-    saves under 0.5 ms a step (3 s of a run) for 48 s of compile (docs/measurements.md)."""
+    """Approximately orthogonalizes g, in `dtype`. Eager: compiling saves 3 s of a run for 48 s of compile (plan.py)."""
     a, b, c = NS_COEFFS
     x = g.to(dtype)
     x = x / (x.norm() + eps)
@@ -791,8 +736,7 @@ def newton_schulz(g: Tensor, steps: int, dtype: torch.dtype, eps: float = 1e-7) 
     return (x.T if tall else x).to(g.dtype)
 
 class Muon(torch.optim.Optimizer):
-    """Nesterov momentum, then Newton-Schulz of each matrix (each row block that `row_splits` names); each rank
-    orthogonalizes a share of the matrices and one all-reduce, in MUON_DTYPE, assembles the updates."""
+    """Nesterov momentum, then Newton-Schulz per matrix (per `row_splits` block); ranks split the matrices, one all-reduce."""
 
     def __init__(self, params: list[nn.Parameter], cfg: Hyperparameters, ctx: Context, row_splits: dict):
         super().__init__(params, dict(lr=cfg.matrix_lr, base_lr=cfg.matrix_lr, momentum=cfg.muon_momentum,
@@ -818,24 +762,19 @@ class Muon(torch.optim.Optimizer):
         for group in self.param_groups:
             params = group["params"]
             flat = torch.zeros(sum(p.numel() for p in params), device=params[0].device, dtype=self.dtype)
-            offset = 0
-            for p in params:
+            updates = flat.split([p.numel() for p in params])
+            for p, u in zip(params, updates):
                 if self.owner[p] == self.ctx.rank and p.grad is not None:
                     buf = self.state[p].setdefault("momentum_buffer", torch.zeros_like(p.grad))
                     buf.mul_(group["momentum"]).add_(p.grad)
                     g = p.grad.add(buf, alpha=group["momentum"])
-                    split = self.row_splits.get(p, [p.size(0)])
-                    flat[offset : offset + p.numel()] = self.update(g, group["backend_steps"], split)
-                offset += p.numel()
+                    u.copy_(self.update(g, group["backend_steps"], self.row_splits.get(p, [p.size(0)])))
             self.ctx.all_reduce(flat)
-            offset = 0
-            for p in params:
-                p.add_(flat[offset : offset + p.numel()].view_as(p).to(p.dtype), alpha=-group["lr"])
-                offset += p.numel()
+            for p, u in zip(params, updates):
+                p.add_(u.view_as(p).to(p.dtype), alpha=-group["lr"])
 
 def param_groups(model: GPT) -> dict[str, list[nn.Parameter]]:
-    """The one place that decides which optimizer owns each parameter: Muon every linear's matrix, the
-    embedding's projections too (record: +0.055 BPB once they trained), Adam the tied embedding and the rest."""
+    """Muon: every linear's matrix, the embedding's projections too (record: +0.055 BPB); Adam: the embedding, the rest."""
     matrices = [m.weight for m in model.modules() if isinstance(m, CastedLinear)]
     taken = {id(p) for p in matrices + [model.tok_emb.weight]}
     rest = [p for p in model.parameters() if id(p) not in taken]
@@ -856,14 +795,12 @@ def build_optimizers(model: GPT, cfg: Hyperparameters, ctx: Context) -> list[tor
 # ---- Training ---------------------------------------------------------------
 
 def progress(step: int, elapsed_ms: float, cfg: Hyperparameters) -> float:
-    """How far training is: the larger of the wall clock's share of MAX_WALLCLOCK_SECONDS (none without a cap) and
-    the steps' share of ITERATIONS. Every schedule reads it: the learning rate, the QAT switch and the loop switch."""
+    """How far training is, the larger of elapsed / MAX_WALLCLOCK_SECONDS and step / ITERATIONS: every schedule's clock."""
     clock = elapsed_ms / (1000 * cfg.max_wallclock_seconds) if cfg.max_wallclock_seconds > 0 else 0.0
     return max(clock, step / cfg.iterations)
 
 def lr_multiplier(step: int, elapsed_ms: float, cfg: Hyperparameters) -> float:
-    """Linear warm-up over WARMUP_STEPS, then a linear warm-down over the last WARMDOWN_FRAC of `progress`, to
-    WARMDOWN_FLOOR at its end (a share of the clock, not a step count: no step time to guess)."""
+    """Linear warm-up over WARMUP_STEPS, then linear down over the last WARMDOWN_FRAC of `progress` to WARMDOWN_FLOOR."""
     warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
     done = progress(step, elapsed_ms, cfg)
     down = (1 - done) / cfg.warmdown_frac if cfg.warmdown_frac else float(done < 1)
@@ -881,22 +818,15 @@ def grad_accum_steps(cfg: Hyperparameters, ctx: Context) -> int:
             f"{ctx.world} ranks x {accum} accumulation steps; use a multiple of {ctx.world * accum * cfg.train_seq_len}")
     return accum
 
-GRAD_BUCKET = 2**23  # elements per gradient all-reduce: 16 MB in bf16
+GRAD_BUCKET = 8  # parameters per gradient all-reduce (tens of MB at the competition shape)
 
 def all_reduce_grads(params: list[nn.Parameter], ctx: Context, dtype: torch.dtype):
-    """Averages gradients over ranks in `dtype` (bf16 halves the bytes), in buckets each sent once packed, so that
-    packing and exchange overlap (a compiled fullgraph backward hands out every gradient at its end, leaving no
-    backward to overlap with). A missing gradient counts as zero: every rank reduces the same tensors."""
+    """Averages gradients in `dtype`, in buckets each sent once packed (a compiled backward yields all at its end)."""
     for p in params:
         if p.grad is None:
             p.grad = torch.zeros_like(p)
-    buckets = [[]]
-    for p in params:
-        if sum(q.numel() for q in buckets[-1]) >= GRAD_BUCKET:
-            buckets.append([])
-        buckets[-1].append(p)
     sent = []
-    for bucket in buckets:
+    for bucket in (params[i : i + GRAD_BUCKET] for i in range(0, len(params), GRAD_BUCKET)):
         flat = torch.cat([p.grad.flatten() for p in bucket]).div_(ctx.world).to(dtype)
         sent.append((bucket, flat, dist.all_reduce(flat, async_op=True)))
     for bucket, flat, work in sent:
@@ -908,8 +838,7 @@ def autocast(cfg: Hyperparameters, ctx: Context):
     return torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=cfg.autocast == "bf16")
 
 def scorer(model: GPT, cfg: Hyperparameters, ctx: Context, compiled: bool):
-    """model.nll under the configured autocast, compiled as compile_fn leaves it when `compiled`; it takes the
-    offset as an int and keeps one device tensor per offset (a fresh one per call would sync the host)."""
+    """model.nll under autocast, compiled when `compiled`; int offsets map to cached device tensors (no sync per call)."""
     nll, offsets = compile_fn(model.nll, cfg) if compiled else model.nll, {}
 
     def score(idx: Tensor, targets: Tensor, offset: int, count: int) -> Tensor:
@@ -949,8 +878,7 @@ def train(model: GPT, cfg: Hyperparameters, ctx: Context, data: EvalData, log: L
         return total
 
     if cfg.compile_warmup_steps:
-        # Untimed steps through every combination of the late switches compile each graph the run will need,
-        # so no switch recompiles mid-run; then weights, optimizer state and data start over.
+        # Untimed steps through every combination of the late switches compile each graph, then the state starts over.
         warm_t0, saved = time.perf_counter(), {k: v.clone() for k, v in model.state_dict().items()}
         saved_opt = [opt.state_dict() for opt in optimizers]
         passes = sorted({switch_states(f, cfg)[1] for f in (0.0, *cfg.loop_fracs)} | {1})
@@ -1015,11 +943,8 @@ class DivergedError(RunError):
     status = 3
 
 class AgreedClock:
-    """The training clock every rank agrees on, read from the device every SYNC_EVERY steps only, so that the
-    host never drains the device's queue in between. A read is one collective: the slowest rank's clock and
-    whether any rank's loss went non-finite. Between reads every rank extrapolates the same clock from the last
-    read and the step time since the one before, so the LR and the switches agree. The stop is decided on a
-    read alone, and reads come every step once the cap is within two read intervals."""
+    """The slowest rank's clock and any non-finite loss, read in one collective every SYNC_EVERY steps (the host never
+    drains the device between); every rank extrapolates the same clock, and stops on a read (each step near the cap)."""
 
     def __init__(self, cfg: Hyperparameters, ctx: Context):
         self.cfg, self.ctx, self.cap_ms = cfg, ctx, 1000 * cfg.max_wallclock_seconds
@@ -1028,7 +953,8 @@ class AgreedClock:
     def read(self, step: int, elapsed_ms: float, bad: Tensor) -> tuple[float, bool]:
         """(agreed elapsed ms, diverged) at `step`; `bad` > 0 where a local loss was non-finite."""
         estimate = self.elapsed + (step - self.step) * self.step_ms
-        if step % self.every and step != self.cfg.iterations and not (self.cap_ms and estimate >= self.cap_ms):
+        due = not step % self.every or not self.step_ms or step == self.cfg.iterations  # no step time yet: read
+        if not due and not (self.cap_ms and estimate >= self.cap_ms):
             return estimate, False
         state = torch.stack((torch.tensor(elapsed_ms, dtype=torch.float64, device=self.ctx.device), bad.double()))
         elapsed, worst = self.ctx.all_reduce(state, dist.ReduceOp.MAX).tolist()
@@ -1055,7 +981,7 @@ def sync(ctx: Context):
 # {config, tensors: [{name, shape, encoding, meta, offset, length}]}, payload. Loading parses JSON and numbers
 # only: it never executes code. Each encoding is a pack/unpack/size row of ENCODINGS; packing is pure.
 
-ARTIFACT_MAGIC, ARTIFACT_VERSION = b"PGOLFART", 3  # files of another version are refused
+ARTIFACT_MAGIC, ARTIFACT_VERSION = b"PGOLFART", 4  # files of another version are refused
 ZSTD_LEVEL = 22
 
 class ArtifactError(RunError):
@@ -1064,8 +990,7 @@ class ArtifactError(RunError):
 INT_CLIPS = (1.0, 0.95, 0.9, 0.85, 0.8, 0.7)  # fractions of a row's absolute maximum tried as its clip
 
 def quantize_int_rows(w: Tensor, bits: int) -> tuple[Tensor, Tensor]:
-    """Symmetric per-row integers with fp16 scales. Each row clips at the INT_CLIPS fraction of its maximum that
-    rounds it nearest (the records' clip search): clipping a few outliers buys finer steps for the rest."""
+    """Symmetric per-row integers, fp16 scales, each row clipped at the INT_CLIPS fraction that rounds it nearest."""
     qmax = 2 ** (bits - 1) - 1
     w2 = w.detach().float().reshape(w.shape[0], -1)
     clips = torch.tensor(INT_CLIPS)[:, None, None]
@@ -1121,8 +1046,7 @@ def unpack_mask(buf: bytes, n: int, nonzero: int) -> np.ndarray:
     return trits
 
 def pack_ternary(t: Tensor, meta: dict) -> tuple[bytes, dict]:
-    """Scales, then the trits base 3 or as a bitmask, whichever zstd compresses smaller (the bitmask wins on
-    sparse trits); the metadata gains the choice and the bitmask's non-zero count."""
+    """Scales, then the trits base 3 or as a bitmask, whichever zstd compresses smaller; the metadata records which."""
     trits, s = ternary_quantize(t.detach().float().cpu(), meta["group"], meta["scale"])
     flat = trits.flatten().numpy()
     packed = {"base3": pack_trits(flat), "mask": pack_mask(flat)}
@@ -1158,9 +1082,7 @@ ENCODINGS = {
 }
 
 def tensor_plan(model: GPT, bits: dict[str, int]) -> list[tuple[str, Tensor, str, dict, str]]:
-    """(name, tensor, encoding, meta, precision group) of every tensor of the state dict, at the groups' `bits`:
-    the embedding and its projections (embed), the other non-ternary matrices (int), and the gains, scales,
-    mixes and skip weights (side: fp32 or fp16)."""
+    """(name, tensor, encoding, meta, group) of each state tensor at `bits`: groups embed, int (other matrices), side."""
     kinds = {}
     for name, m in model.named_modules():
         if isinstance(m, BitLinear):
@@ -1173,8 +1095,7 @@ def tensor_plan(model: GPT, bits: dict[str, int]) -> list[tuple[str, Tensor, str
     return [(name, t, *kinds.get(name, side)) for name, t in model.state_dict().items()]
 
 def bit_ladders(cfg: Hyperparameters) -> dict[str, list[int]]:
-    """Each precision group's bits, most precise first: from EMBED_BITS and INT_BITS (the ceilings) down to 5 and
-    4 bits, and the side tensors in fp32, then fp16."""
+    """Each group's bits, most precise first: EMBED_BITS and INT_BITS (ceilings) down to 5 and 4; side fp32, then fp16."""
     return {"embed": list(range(cfg.embed_bits, min(cfg.embed_bits, 5) - 1, -1)),
             "int": list(range(cfg.int_bits, min(cfg.int_bits, 4) - 1, -1)), "side": [32, 16]}
 
@@ -1232,8 +1153,7 @@ def decode_artifact(blob: bytes, source: str = "artifact") -> tuple[dict, dict[s
     return config, state
 
 def model_from_artifact(path: str, cfg: Hyperparameters, ctx: Context) -> tuple[GPT, Hyperparameters]:
-    """Rebuilds the network from the artifact alone. Ternary weights arrive already quantized, so they
-    load into plain linears: quantizing again would change their scales, and would cost every forward."""
+    """The network from the artifact alone; ternary weights arrive quantized and load into plain linears."""
     if not os.path.isfile(path):
         raise ArtifactError(f"EVAL_ARTIFACT={path}: no such file")
     config, state = decode_artifact(Path(path).read_bytes(), path)
@@ -1250,8 +1170,7 @@ def code_bytes() -> int:
     return len(Path(__file__).read_bytes())
 
 def estimate_artifact_bytes(cfg: Hyperparameters, bits: dict[str, int] | None = None) -> int:
-    """Packed size before zstd, plus zstd's worst-case framing: an upper bound for the real file (at the
-    ceilings unless `bits` says otherwise)."""
+    """Packed size before zstd plus zstd's worst-case framing: an upper bound on the file (at the ceilings by default)."""
     with torch.device("meta"):
         model = GPT(cfg)
     plan = tensor_plan(model, bits or {g: ladder[0] for g, ladder in bit_ladders(cfg).items()})
@@ -1268,40 +1187,38 @@ def check_budget(cfg: Hyperparameters, log: Logger):
                           f"ARTIFACT_LIMIT={cfg.artifact_limit} by {smallest - cfg.artifact_limit} bytes: lower MODEL_DIM, "
                           "MLP_MULT, layers or EMBED_DIM; `python tools/plan.py` prints the bytes of any setting")
 
-def relative_error(t: Tensor, enc: str, meta: dict) -> float:
-    """Squared error of t as `enc` stores it, relative to t's own energy: the clip search's measure."""
-    w = t.detach().float().cpu()
-    if enc == "int":
-        stored = torch.mul(*quantize_int_rows(w, meta["bits"])).view_as(w)
-    else:
-        stored = w.to(torch.float16 if enc == "fp16" else torch.float32).float()
-    return float((stored - w).square().sum() / w.square().sum().clamp_min(1e-30))
-
 def step_down_cost(model: GPT, bits: dict[str, int], group: str, lower: int) -> float:
-    """Relative error added per byte saved when `group` goes from its bits to `lower`, over the group's tensors."""
-    error, saved, lowered = 0.0, 0, tensor_plan(model, {**bits, group: lower})
+    """Squared error as stored, relative to each tensor's energy, added per byte saved if `group` steps down to `lower`."""
+    def error(t: Tensor, enc: str, meta: dict) -> float:
+        w = t.detach().float().cpu()
+        stored = torch.mul(*quantize_int_rows(w, meta["bits"])).view_as(w) if enc == "int" else w.to(DTYPES[enc]).float()
+        return float((stored - w).square().sum() / w.square().sum().clamp_min(1e-30))
+
+    added, saved, lowered = 0.0, 0, tensor_plan(model, {**bits, group: lower})
     for (_, t, enc, meta, g), (_, _, low_enc, low_meta, _) in zip(tensor_plan(model, bits), lowered):
         if g == group:
-            error += relative_error(t, low_enc, low_meta) - relative_error(t, enc, meta)
+            added += error(t, low_enc, low_meta) - error(t, enc, meta)
             saved += ENCODINGS[enc].size(tuple(t.shape), meta) - ENCODINGS[low_enc].size(tuple(t.shape), low_meta)
-    return error / max(saved, 1)
+    return added / max(saved, 1)
 
 def fit_export(model: GPT, cfg: Hyperparameters, log: Logger) -> tuple[Packed, dict[str, int]]:
-    """The most precise artifact that fits ARTIFACT_LIMIT by its real size (an estimate would leave zstd's savings
-    unspent). From the ceilings, while over the limit, the group whose next step down costs the least error per
-    byte saved steps down; then groups step back up while they fit: none could take one more step and fit."""
-    ladders, cache, n_code = bit_ladders(cfg), {}, code_bytes()
+    """The most precise artifact that fits ARTIFACT_LIMIT by its real size. From the ceilings, while over, the group
+    whose next step costs the least error per byte saved steps down; then any group that still fits one up steps up."""
+    ladders, cache, tried, n_code = bit_ladders(cfg), {}, {}, code_bytes()
     groups = {g for *_, g in tensor_plan(model, {g: ladder[0] for g, ladder in ladders.items()})}
     level = {g: 0 for g in ladders}
 
     def attempt(level: dict[str, int]) -> Packed | None:
-        bits = {g: ladders[g][i] for g, i in level.items()}
-        packed = encode_artifact(model, cfg, bits, cache)
-        total = n_code + len(packed.blob)
-        if total > cfg.artifact_limit:
-            log(f"shrink over_limit bytes_total:{total} limit:{cfg.artifact_limit} tried "
-                + " ".join(f"{g}_bits:{b}" for g, b in bits.items()))
-        return packed if total <= cfg.artifact_limit else None
+        key = tuple(level.values())  # each setting is packed and compressed once
+        if key not in tried:
+            bits = {g: ladders[g][i] for g, i in level.items()}
+            packed = encode_artifact(model, cfg, bits, cache)
+            total = n_code + len(packed.blob)
+            if total > cfg.artifact_limit:
+                log(f"shrink over_limit bytes_total:{total} limit:{cfg.artifact_limit} tried "
+                    + " ".join(f"{g}_bits:{b}" for g, b in bits.items()))
+            tried[key] = packed if total <= cfg.artifact_limit else None
+        return tried[key]
 
     packed = attempt(level)
     while packed is None:
@@ -1321,8 +1238,7 @@ def fit_export(model: GPT, cfg: Hyperparameters, log: Logger) -> tuple[Packed, d
     return packed, bits
 
 def export_artifact(model: GPT, cfg: Hyperparameters, ctx: Context, path: str, log: Logger) -> str:
-    """Rank 0 writes the smallest-change artifact that fits ARTIFACT_LIMIT, reads it back and checks
-    it; an artifact over the limit is never written. Every rank then loads the same file."""
+    """Rank 0 writes the most precise artifact that fits (never one over the limit), read back and checked; all load it."""
     error, n_code = None, code_bytes()
     if ctx.rank == 0:
         try:
@@ -1338,8 +1254,7 @@ def export_artifact(model: GPT, cfg: Hyperparameters, ctx: Context, path: str, l
             ternary = [e for e in packed.tensors if e["encoding"] == "ternary"]
             params = sum(math.prod(e["shape"]) for e in ternary)
             per_weight = 8 * sum(e["length"] for e in ternary) / max(params, 1)
-            log(f"artifact path:{path} bytes_model:{len(packed.blob)} bytes_code:{n_code} bytes_total:{total}")
-            log(f"artifact bytes_model:{len(packed.blob)} bytes_code:{n_code} bytes_total:{total} "
+            log(f"artifact path:{path} bytes_model:{len(packed.blob)} bytes_code:{n_code} bytes_total:{total} "
                 f"ternary_params:{params} ternary_bits_per_weight:{per_weight:.4f} "
                 + " ".join(f"{g}_bits:{b}" for g, b in bits.items()))
         except Exception as exc:  # shared below, so no rank waits forever on a failed rank 0
@@ -1350,31 +1265,25 @@ def export_artifact(model: GPT, cfg: Hyperparameters, ctx: Context, path: str, l
 
 
 # ---- Evaluation: sliding windows and score-first test-time training ---------
-# Target t is token t + 1 predicted from tokens 0..t. A window (start, a, b) feeds tokens
-# start..b-1 and scores targets a..b-1, each exactly once. Test-time training only ever
-# trains on targets that were scored before, so no score depends on its own or later tokens.
+# Target t is token t + 1 predicted from tokens 0..t. A window (start, a, b) feeds tokens start..b-1 and scores
+# targets a..b-1, each once. TTT trains only on targets already scored: no score depends on its own or later tokens.
 
 def plan_windows(a0: int, a1: int, seq_len: int, stride: int) -> Tensor:
-    """Windows (start, a, b), one per row, scoring targets [a0, a1): the stream's first window scores a
-    full window, the others `stride` new targets each with up to seq_len tokens of context."""
+    """Windows (start, a, b) scoring targets [a0, a1): the first a full window, the others `stride` new targets each."""
     first = min(a1, seq_len if a0 == 0 else a0 + stride)
     ends = torch.cat((torch.arange(first, a1, stride), torch.tensor([a1])))
     a = torch.cat((torch.tensor([a0]), ends[:-1]))
     return torch.stack(((ends - seq_len).clamp(min=0), a, ends), 1)
 
 def gather_sequences(tokens: Tensor, starts, length: int) -> Tensor:
-    """Rows tokens[s : s + length + 1] (inputs [:, :-1], targets [:, 1:]); past the end, after every scored
-    target, the last token."""
+    """Rows tokens[s : s + length + 1]; past the stream's end (after every scored target) the last token."""
     starts = torch.as_tensor(starts, device=tokens.device)
     return tokens[(starts[:, None] + torch.arange(length + 1, device=tokens.device)).clamp(max=tokens.numel() - 1)]
 
 @torch.no_grad()
 def score_windows(score, tokens: Tensor, windows: Tensor, seq_len: int, stride: int, batch_seqs: int, ctx: Context, out: Tensor):
-    """Adds the NLL of each window's targets into `out` (zeros before), one index_add per batch, no host read.
-    Rank r takes every world-th window; the caller all-reduces `out`. Every window feeds the `length` tokens
-    that end at its last target (plan_windows), so its targets a..b-1 are its last b - a positions, and the
-    head runs on the last `count` positions alone: a whole window for the stream's first, `stride` after it.
-    Every forward has one of those two shapes: a compiled forward never recompiles."""
+    """Adds the NLL of each window's targets (its last positions) into `out`, no host read; rank r takes every world-th
+    window. The head runs on the last `count`: a whole window for the stream's first, `stride` after (two graphs)."""
     mine = windows[ctx.rank :: ctx.world]
     length = min(seq_len, tokens.numel() - 1)
     for i in range(0, len(mine), batch_seqs):
@@ -1402,17 +1311,15 @@ def score_stream(score, data: EvalData, seq_len: int, stride: int, cfg: Hyperpar
     return ctx.all_reduce(nll)
 
 def doc_batches(tokens: Tensor, n: int, size: int) -> list[Tensor]:
-    """Documents as (first target, end) rows, from a BOS to the next, longest first, in batches of `size`
-    (the last padded with empty rows): batch-mates need about as many chunks, so few rows idle."""
+    """Documents (first target, end), longest first, in batches of `size` (padded): batch-mates need as many chunks."""
     starts = sorted({0, *torch.nonzero(tokens[:n] == BOS_ID).flatten().tolist()})
     docs = sorted(zip(starts, starts[1:] + [n]), key=lambda d: (d[0] - d[1], d[0]))
     docs += [(0, 0)] * (-len(docs) % size)
     return list(torch.tensor(docs, dtype=torch.long, device=tokens.device).split(size))
 
 def attach_lora(model: GPT, cfg: Hyperparameters, rows: int) -> list[Tensor]:
-    """Fresh fp32 adapters, one row per document, on every block linear and the head's projection (EMBED_DIM > 0):
-    A the same for every document, B zero, so they leave the artifact's function unchanged. Nothing carries over
-    between documents (a warm A would make a document's scores depend on documents after it in the stream)."""
+    """Fresh fp32 adapters, a row per document, on every block linear and the head's projection: A the same for every
+    document, B zero (no change at start). None carries over: a warm A would let later documents reach a score."""
     g, device, adapters = torch.Generator().manual_seed(cfg.seed), model.tok_emb.weight.device, []
     linears = [m for block in model.body.stored_blocks() for m in block.modules() if isinstance(m, CastedLinear)]
     for m in linears + ([model.embed_out] if model.embed_out is not None else []):
@@ -1431,24 +1338,19 @@ def detach_lora(model: GPT):
     model.requires_grad_(True)
 
 def ttt_widths(cfg: Hyperparameters) -> list[int]:
-    """The window widths doc TTT feeds, EVAL_SEQ_LEN / 4 (at least a chunk) and EVAL_SEQ_LEN: two compiled graphs,
-    for 1.4x the window tokens of a window that grows by a chunk (FineWeb's validation documents, chunks of 48)."""
+    """EVAL_SEQ_LEN / 4 (at least a chunk) and EVAL_SEQ_LEN: two graphs for 1.4x the tokens of chunk-exact windows."""
     return sorted({min(cfg.eval_seq_len, max(cfg.ttt_doc_chunk, cfg.eval_seq_len // 4)), cfg.eval_seq_len})
 
 def ttt_window(j: int, cfg: Hyperparameters) -> tuple[int, int, int]:
-    """(width, start, offset) of the window that scores chunk j (from 0) of a document: it starts `start` tokens
-    after the document's BOS and its chunk is at positions offset .. offset + chunk - 1. The narrowest width
-    that holds the document up to the chunk's end starts at the BOS; past EVAL_SEQ_LEN it ends at the chunk."""
+    """(width, start, offset) of chunk j's window: the narrowest width from the BOS to the chunk's end, else ending there."""
     chunk, end = cfg.ttt_doc_chunk, (j + 1) * cfg.ttt_doc_chunk
     width = next((w for w in ttt_widths(cfg) if end <= w), cfg.eval_seq_len)
     start = max(0, end - width)
     return width, start, end - chunk - start
 
 def eval_ttt_doc(model: GPT, score, data: EvalData, cfg: Hyperparameters, ctx: Context, deadline: float, log: Logger) -> Tensor:
-    """Per document, chunk by chunk: score TTT_DOC_CHUNK targets with the document's own LoRA adapters, then
-    step them on those targets, in the same forward. A chunk's window starts no earlier than its document's
-    BOS and sees no target after the chunk. Rows never mix (batched adapters, a per-document loss, an
-    elementwise optimizer), so a score depends on its document's earlier tokens alone, whatever the batching."""
+    """Per document, chunk by chunk: score TTT_DOC_CHUNK targets with its own adapters, then step them on those. Windows
+    start at or after the BOS; rows never mix (per-row adapters and loss): a score sees its document's past alone."""
     tokens, chunk, n_targets = data.tokens, cfg.ttt_doc_chunk, data.tokens.numel() - 1
     batches = doc_batches(tokens, n_targets, cfg.ttt_doc_batch)[ctx.rank :: ctx.world]
     # Chunk steps of each batch (its longest document): the budget projects by these, as batches shrink.
@@ -1479,9 +1381,7 @@ def eval_ttt_doc(model: GPT, score, data: EvalData, cfg: Hyperparameters, ctx: C
     return ctx.all_reduce(nll)
 
 def prime_eval(model: GPT, score, data: EvalData, cfg: Hyperparameters, ctx: Context):
-    """Compiles every graph evaluation uses before any timed loop, so that no compile lands in the TTT budget's
-    projection: the scoring batch (whole windows, and the stride's tail), and doc TTT's widths with adapters and
-    gradients. Leaves weights and gradients untouched."""
+    """Compiles every graph evaluation uses (both scoring shapes, TTT's widths with adapters) before any timed loop."""
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 8)
     length = min(cfg.eval_seq_len, data.tokens.numel() - 1)
 
@@ -1502,8 +1402,7 @@ def prime_eval(model: GPT, score, data: EvalData, cfg: Hyperparameters, ctx: Con
     model.zero_grad(set_to_none=True)
 
 def evaluate(model: GPT, data: EvalData, cfg: Hyperparameters, ctx: Context, log: Logger) -> float:
-    """The configured evaluation of the reloaded artifact, phase by phase; the last phase is the score.
-    Compilation (COMPILE=1) happens first, inside the evaluation's clock and budget."""
+    """The configured evaluation of the reloaded artifact, phase by phase (compiling first, on its clock); the last scores."""
     model.eval()
     score = scorer(model, cfg, ctx, compiled=True)
     t0, L = time.perf_counter(), cfg.eval_seq_len
@@ -1559,7 +1458,7 @@ def main():
         cfg = Hyperparameters.from_env(cuda=ctx.device.type == "cuda")
         cfg.run_id = resolve_run_id(cfg, ctx)
         cfg.artifact_path = cfg.artifact_path or f"artifacts/{cfg.run_id}.pgolf"
-        log = Logger(Path("logs") / f"{cfg.run_id}.txt" if ctx.rank == 0 else None)
+        log = open_log(Path("logs") / f"{cfg.run_id}.txt" if ctx.rank == 0 else None)
         log_config(cfg, ctx, log)
         check_output_folders(cfg)
         if cfg.eval_artifact:

@@ -25,7 +25,8 @@ torch.set_num_threads(2)
 TINY = {
     "VOCAB_SIZE": "64", "MODEL_DIM": "32", "NUM_HEADS": "2", "NUM_KV_HEADS": "1", "NUM_LAYERS": "2",
     "MLP_MULT": "2", "TRAIN_SEQ_LEN": "16", "TRAIN_BATCH_TOKENS": "64", "TTT_DOC_CHUNK": "8",
-    "EVAL_STRIDE": "4", "VAL_BATCH_SIZE": "64",
+    "EVAL_STRIDE": "4", "VAL_BATCH_SIZE": "64", "PRELUDE_LAYERS": "0", "CODA_LAYERS": "0", "LOOPS": "1",
+    "PARALLEL_LAYERS": "0",
 }
 
 

@@ -156,7 +156,7 @@ def test_dry_run_prints_each_run_with_its_environment_and_touches_nothing(tmp_pa
     assert all("TORCH_LOGS=recompiles" in c and "PYTHONUNBUFFERED=1" in c for c in commands)
     peer, plain, stack, stack_eval, ns3, mlp_only = commands
     assert peer.startswith(f"+ cd {out}/peer_work ") and peer.split(">")[0].rstrip().endswith("/x/baseline.py")
-    assert "NUM_LAYERS=9 MODEL_DIM=512" in plain and "TTT=off EVAL_STRIDE=0 WARMUP_STEPS=0" in plain
+    assert "NUM_LAYERS=9 PRELUDE_LAYERS=0 CODA_LAYERS=0 MODEL_DIM=512" in plain and "TTT=off EVAL_STRIDE=0 WARMUP_STEPS=0" in plain
     assert "MODEL_DIM" not in stack and f"ARTIFACT_PATH={out}/stack.pgolf" in stack
     assert f"EVAL_ARTIFACT={out}/stack.pgolf EVAL_STRIDE=64 TTT=doc" in stack_eval
     assert "MUON_BACKEND_STEPS=3 " in ns3 and "TERNARY_LAYERS=mlp INT_BITS=6 " in mlp_only and "RUN_ID=bench_mlp_only" in mlp_only

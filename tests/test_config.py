@@ -19,15 +19,22 @@ def test_profile_follows_cuda_availability():
     assert tg.Hyperparameters.from_env(env={"CONFIG_PROFILE": "competition"}, cuda=False).model_dim == 768
 
 
-def test_competition_profile_is_the_ternary_record_recipe_and_the_cpu_sample_keeps_its_measured_one():
+def test_competition_profile_is_the_ternary_record_recipe_with_the_adopted_changes_and_the_cpu_sample_keeps_its_own():
     gpu = tg.Hyperparameters.from_env(env={}, cuda=True)
     record = dict(vocab_size=8192, embed_dim=254, unet_skips=True, muon_row_norm=True, muon_backend_steps=3, ternary_group=128,
                   qat_start_frac=0.0, warmdown_frac=0.2, num_heads=8, num_kv_heads=4, rope_base=5000.0, qk_gain_init=2.25,
-                  logit_softcap=10.0, matrix_lr=0.04, tied_embed_lr=0.02, scalar_lr=0.02, eval_stride=16)
+                  logit_softcap=10.0, matrix_lr=0.04, tied_embed_lr=0.02, scalar_lr=0.02)
     assert {k: getattr(gpu, k) for k in record} == record
+    top_record_ttt = dict(ttt="doc", eval_stride=0, ttt_doc_chunk=48, ttt_lora_rank=80, ttt_lr=1e-4, ttt_beta1=0.0,
+                          ttt_weight_decay=0.5)
+    assert {k: getattr(gpu, k) for k in top_record_ttt} == top_record_ttt
+    adopted = dict(prelude_layers=4, shared_blocks=2, coda_layers=4, loops=2, loop_fracs=(0.5,), smear_gate=True,
+                   parallel_layers=4, warmdown_floor=0.1, int_bits=8, embed_bits=8)  # docs/measurements.md: why each
+    assert {k: getattr(gpu, k) for k in adopted} == adopted
     assert gpu.data_path.endswith("fineweb10B_sp8192") and gpu.tokenizer_path.endswith("fineweb_8192_bpe.model")
     cpu = tg.Hyperparameters.from_env(env={}, cuda=False)
     assert (cpu.vocab_size, cpu.embed_dim, cpu.unet_skips, cpu.muon_row_norm, cpu.muon_backend_steps) == (1024, 0, False, False, 5)
+    assert (cpu.loops, cpu.prelude_layers, cpu.coda_layers, cpu.smear_gate, cpu.parallel_layers, cpu.warmdown_floor) == (1, 0, 0, False, 0, 0.0)
     assert cpu.tokenizer_path.endswith("fineweb_1024_bpe.model")
 
 
@@ -41,7 +48,7 @@ def test_unparsable_value_names_variable_and_value(name, raw):
 @pytest.mark.parametrize("name,value", [
     ("QAT_START_FRAC", "1.5"), ("TTT", "always"), ("TERNARY_SCALE", "max"), ("TERNARY_LAYERS", "attn,emb"),
     ("MODEL_DIM", "33"), ("NUM_KV_HEADS", "3"), ("EVAL_STRIDE", "999"), ("LOOP_START_FRAC", "1.5"),
-    ("PROGRESSIVE_LOSS_LOOPS", "1"), ("INT_BITS", "9"), ("SEED", "-1"), ("TTT_DOC_CHUNK", "999"), ("TTT", "chunk"),
+    ("PROGRESSIVE_LOSS_LOOPS", "1"), ("PARALLEL_LAYERS", "99"), ("INT_BITS", "9"), ("SEED", "-1"), ("TTT_DOC_CHUNK", "999"), ("TTT", "chunk"),
     ("SDPA_BACKEND", "xformers"), ("AUTOCAST", "fp16"), ("MUON_DTYPE", "fp8"),
     ("TERNARY_GROUP", "5"), ("UNET_SKIPS", "yes"), ("ITERATIONS", "0"), ("BETA1", "1"), ("BETA2", "1.0"),
     ("GRAD_REDUCE_DTYPE", "fp16"), ("SYNC_EVERY", "0"), ("LOOP_START_FRAC", "0.5,x"),
@@ -115,3 +122,10 @@ def test_the_shells_and_torchruns_variables_pass(names):
 def test_a_name_in_a_knob_familys_namespace_that_is_no_knob_stops_the_run(name):
     with pytest.raises(tg.ConfigError, match=f"^{name} is not a variable of train_gpt.py; did you mean "):
         tiny_cfg(**{name: "1"})
+
+
+@given(st.sampled_from(sorted(tg.REMOVED)), st.sampled_from(["0", "1", "0.5", "attn"]))
+def test_a_removed_knob_stops_the_run_and_says_it_was_removed(name, value):
+    assert name not in tg.KNOB_NAMES
+    with pytest.raises(tg.ConfigError, match=f"^{name} was removed from train_gpt.py"):
+        tiny_cfg(**{name: value})

@@ -19,6 +19,8 @@ RESULTS = ROOT / "results"
 # Files that set another program's variables, not train_gpt.py's; each with the reason.
 FOREIGN_ENV = {
     RESULTS / "cpu/recipe/record_script/env.sh": "the environment of the ternary record's own script",
+    RESULTS / "cpu/baseline_compare/run.sh": "sets the challenge baseline's own variables (WARMDOWN_ITERS) for its runs",
+    RESULTS / "cpu/techniques/run.sh": "runs 28514b4's script, which still has the knobs the batch retired (MLP_LEAK, ...)",
 }
 
 

@@ -333,7 +333,7 @@ def test_dry_run_plans_the_default_stages_with_60_s_spare_and_touches_nothing(tm
     pairs = {name: (env_of(c)["DATA_PATH"], env_of(c)["TOKENIZER_PATH"]) for name, c in commands.items()}
     assert pairs == {"smoke": (f"{work}/smoke_data", sp8192[1]), "plain": sp1024, "stack": sp8192, "stack_eval": sp8192, "peer": sp1024}
     assert f"+ smoke data: links to {sp8192[0]}/fineweb_train_*.bin" in done.stdout
-    assert "NUM_LAYERS=9 MODEL_DIM=512" in commands["plain"] and env_of(commands["plain"])["VOCAB_SIZE"] == "1024"
+    assert "NUM_LAYERS=9 PRELUDE_LAYERS=0 CODA_LAYERS=0 MODEL_DIM=512" in commands["plain"] and env_of(commands["plain"])["VOCAB_SIZE"] == "1024"
     assert f"EVAL_ARTIFACT={work}/stack/stack.pgolf EVAL_STRIDE=64 TTT=doc" in commands["stack_eval"] and "WARMDOWN_ITERS" not in done.stdout
     plan = plan_lines(done.stdout)
     assert plan["plain"][1] == "yes" and plan["stack"][1] == "yes" and plan["stack_eval"][1] == "no"  # plain keeps room for stack

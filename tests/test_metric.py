@@ -49,6 +49,13 @@ def test_boundary_and_byte_pieces_follow_the_challenge_rules(tables):
     assert after_word.item() == after_bos.item() + 1
 
 
-@given(st.floats(0.01, 1e6), st.integers(1, 10**7))
-def test_bpb_is_bits_per_byte(nll_sum, n_bytes):
-    assert math.isclose(tg.bpb(nll_sum, n_bytes) * n_bytes * math.log(2), nll_sum, rel_tol=1e-9)
+@given(st.lists(st.floats(0.0, 30.0), min_size=1, max_size=40), st.integers(1, 8))
+def test_eval_stats_are_mean_nats_and_bits_per_byte(nlls, bytes_per_target):
+    from types import SimpleNamespace
+
+    nll = torch.tensor(nlls, dtype=torch.float32)
+    data = SimpleNamespace(target_bytes=torch.full((len(nlls),), bytes_per_target))
+    loss, bpb = tg.eval_stats(nll, data)
+    total = float(nll.double().sum())
+    assert math.isclose(loss, total / len(nlls), rel_tol=1e-9, abs_tol=1e-12)
+    assert math.isclose(bpb * bytes_per_target * len(nlls) * math.log(2), total, rel_tol=1e-9, abs_tol=1e-12)

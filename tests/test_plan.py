@@ -102,7 +102,7 @@ def shape_env(head_dim, heads, kv_div, prelude, shared, coda, loops, mlp_mult, v
     env = {"CONFIG_PROFILE": "competition", "EMBED_DIM": "0", "MODEL_DIM": str(heads * head_dim), "NUM_HEADS": str(heads),
            "NUM_KV_HEADS": str(kv_heads), "PRELUDE_LAYERS": str(prelude), "SHARED_BLOCKS": str(shared),
            "CODA_LAYERS": str(coda), "LOOPS": str(loops), "MLP_MULT": str(mlp_mult), "VOCAB_SIZE": str(vocab),
-           "TERNARY_GROUP": "0"}  # the competition's groups of 128 do not divide tiny widths; FLOPs do not depend on them
+           "TERNARY_GROUP": "0", "PARALLEL_LAYERS": "0"}  # groups of 128 do not divide tiny widths; FLOPs ignore both
     return {**env, **{k: str(v) for k, v in extra.items()}}, heads * head_dim, kv_heads
 
 
@@ -238,7 +238,7 @@ def test_default_run_prints_configured_then_both_anchors_as_key_value_rows(defau
             assert int(r[key]) > 0
         assert float(r["memory_mib_per_gpu"]) > 0
     configured = parsed[0]
-    assert configured["extrapolated"] == "no"  # the competition step lies between the anchors' FLOPs
+    assert configured["extrapolated"] == "yes"  # two passes of the middle pair: more FLOPs than the larger anchor
     assert configured["profile"] == "competition"  # no CUDA here, and still the competition shape
     cfg = tg.Hyperparameters.from_env(env={}, cuda=True)
     assert int(configured["params_stored"]) == tg.count_params(plan.meta_model(cfg), cfg)[0]
@@ -268,14 +268,15 @@ def test_default_run_prints_the_step_budget_beside_the_flop_projection(default_r
     assert [s["name"] for s in steps] == COMPONENTS + ["total"]
     total = steps[-1]
     assert float(total["ms"]) == pytest.approx(sum(float(s["ms"]) for s in steps[:-1]), abs=0.06)
-    assert total["record_ms"] == "91.80"  # the competition shape is the ternary record's
+    assert total["record_ms"] == "unknown"  # the default's looped step is not the ternary record's flat one
     assert total["flop_mfu_ms"] == rows(default_run.stdout)[0]["projected_step_ms_8xh100"]
     assert all(s["assumption"] for s in steps)
     ns = lines(default_run.stdout, "newton_schulz")[0]
     assert float(ns["eager_ms"]) == float(steps[COMPONENTS.index("newton_schulz")]["ms"])
     assert ns["decision"] == ("compile" if float(ns["gain_s_per_run"]) > float(ns["compile_s"]) else "eager")
     loop = lines(default_run.stdout, "loop")
-    assert [x["passes"] for x in loop] == ["1"] and loop[0]["components_ms"] == total["ms"]
+    assert [(x["passes"], x["from"]) for x in loop] == [("1", "0.00"), ("2", "0.50")] and loop[-1]["components_ms"] == total["ms"]
+    assert float(loop[0]["components_ms"]) < float(loop[1]["components_ms"])  # before the switch: the flat stack's step
 
 
 def test_the_competition_evaluation_projects_under_560_s(default_run):

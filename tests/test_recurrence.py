@@ -68,9 +68,10 @@ def test_one_loop_without_prelude_or_coda_is_exactly_the_flat_model(layers, seed
 @given(st.integers(1, 6), st.integers(0, 5))
 def test_shared_weights_are_stored_once(loops, seed):
     model, cfg = tiny_model(seed, LOOPS=loops, SHARED_BLOCKS=2, NUM_LAYERS="")
-    blob = tg.encode_artifact(model, cfg, 6, 8).blob
+    bits = {"int": 6, "embed": 8, "side": 16}
+    blob = tg.encode_artifact(model, cfg, bits).blob
     one_loop = tiny_model(seed, LOOPS=1, SHARED_BLOCKS=2, NUM_LAYERS="")
-    base = tg.encode_artifact(one_loop[0], one_loop[1], 6, 8).blob
+    base = tg.encode_artifact(one_loop[0], one_loop[1], bits).blob
     assert abs(len(blob) - len(base)) < 600
     stored, effective = tg.count_params(model, cfg)
     shared = sum(p.numel() for p in model.body.shared.parameters())

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, strategies as st
 
 from conftest import log_values, run_script, tg, tiny_cfg, write_dataset
 
@@ -28,7 +29,7 @@ def test_full_run_trains_exports_and_scores_the_reloaded_artifact(sample_env, tm
     assert lines[0].startswith("config profile:cpu_sample reason:")
     assert lines[-1].startswith("final val_bpb:")
     for prefix in ("budget_estimate bytes:", "val_tokens:", "model_params stored:", "qat_on step:3", "artifact path:",
-                   "artifact bytes_model:", "final_roundtrip val_loss:", "final_sliding val_loss:", "final_ttt val_loss:"):
+                   "final_roundtrip val_loss:", "final_sliding val_loss:", "final_ttt val_loss:"):
         assert any(line.startswith(prefix) for line in lines), prefix
     train_losses = log_values(out, "step:", "train_loss")
     assert len(train_losses) == 6 and train_losses[-1] < train_losses[0]
@@ -130,3 +131,26 @@ def test_a_missing_dependency_is_a_message_not_a_traceback(module, tmp_path):
     done = run_script({"PYTHONPATH": str(tmp_path)}, tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip() == f"error: {module} is not installed: pip install {module}"
+
+
+@given(st.integers(1, 20), st.floats(0.5, 50.0), st.floats(10.0, 5000.0), st.floats(0.5, 2.0))
+def test_the_agreed_clock_reads_the_device_every_k_steps_and_stops_at_the_cap_exactly(k, step_ms, cap_ms, jitter):
+    """The host reads every SYNC_EVERY steps (and at step 1, to learn the step time), every step once the cap is
+    near; the stop is decided on a read, at the first step whose real clock is at or past the cap."""
+    cfg = tiny_cfg(SYNC_EVERY=k, MAX_WALLCLOCK_SECONDS=cap_ms / 1000, ITERATIONS=10**6)
+    clock, reads, now, step = tg.AgreedClock(cfg, tg.Context()), 0, 0.0, 0
+    true_stop = None
+    while True:
+        before = clock.step
+        elapsed, diverged = clock.read(step, now, torch.zeros(()))
+        read = clock.step == step and (step > before or step == 0)
+        reads += read
+        if elapsed >= cap_ms:
+            assert read and elapsed == now and not diverged  # decided on a real read
+            break
+        if true_stop is None and now >= cap_ms:
+            true_stop = step
+        now += step_ms * (jitter if step % 2 else 1.0)  # steps alternate between two times
+        step += 1
+    assert now >= cap_ms and (true_stop is None or step == true_stop)  # the first step at or past the cap
+    assert reads <= step // k + 2 * (k + 1) * max(jitter, 1 / jitter) + 3  # few reads until the cap is near

@@ -53,7 +53,7 @@ Step components (ours, 8xH100, per GPU; each is a function with its `note`; the 
                 peak plus 6 + 8 x steps kernels per part at KERNEL_S each (the host's eager dispatch, about
                 10 us an op, runs ahead of the GPU between host reads). Compiled it would be 3 + 5 x steps.
   optimizer     Muon momentum, row norm and apply, Adam: bytes at HBM bandwidth plus their kernels.
-  grad_reduce   bf16 buckets of 2^23 elements after the backward (no overlap): packing 28 B per parameter
+  grad_reduce   bf16 buckets of tg.GRAD_BUCKET tensors after the backward (no overlap): packing 28 B per parameter
                 at HBM bandwidth + 2 (n-1)/n x bytes at BUS_BW (NCCL ring on NVLink, assumed) + latency.
   muon_reduce   one all-reduce of every Muon update, in MUON_DTYPE, same model.
   host_reads    every SYNC_EVERY steps the host reads the device: a HOST_BUBBLE_S gap while it refills.
@@ -511,9 +511,9 @@ def trainable(model: tg.GPT) -> int:
 
 
 def grad_reduce_ms(model: tg.GPT, dtype: str) -> float:
-    n = trainable(model)
+    n, tensors = trainable(model), sum(p.requires_grad for p in model.parameters())
     size, pack = (2, 28) if dtype == "bf16" else (4, 24)  # pack: cat, divide, cast, copy back
-    return 1000 * (n * pack / HBM_BW + all_reduce_s(n, size, ceil_div(n, tg.GRAD_BUCKET)))
+    return 1000 * (n * pack / HBM_BW + all_reduce_s(n, size, ceil_div(tensors, tg.GRAD_BUCKET)))
 
 
 def grad_reduce(s: StepShape) -> Part:
