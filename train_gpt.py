@@ -662,7 +662,7 @@ class GPT(nn.Module):
         self.body = RecurrentBlockGroup(cfg)
         longest = max(cfg.train_seq_len, cfg.eval_seq_len)
         self.rotary = Rotary(cfg.model_dim // cfg.num_heads, cfg.rope_base, longest)
-        self.smear = nn.Parameter(torch.zeros(1 + GATE_DIMS)) if cfg.smear_gate else None  # l, then w
+        self.smear = nn.Parameter(torch.zeros(1 + min(GATE_DIMS, cfg.model_dim))) if cfg.smear_gate else None  # l, then w
         self.softcap = cfg.logit_softcap
         self.aux_loops, self.aux_weight = cfg.aux_loops, cfg.progressive_loss_weight
 
@@ -671,7 +671,8 @@ class GPT(nn.Module):
         x = x if self.embed_in is None else self.embed_in(x)
         if self.smear is not None:  # x_t + l * sigmoid(w . x_t[:12]) * x_(t-1), nothing into a BOS from before it
             prev = F.pad(x[:, :-1], (0, 0, 1, 0)) * (idx != BOS_ID)[..., None].to(x.dtype)
-            x = x + self.smear[0] * torch.sigmoid(x[..., :GATE_DIMS] @ self.smear[1:].to(x.dtype))[..., None] * prev
+            w = self.smear[1:].to(x.dtype)
+            x = x + self.smear[0] * torch.sigmoid(x[..., : w.numel()] @ w)[..., None] * prev
         x = rms_norm(x)
         return self.body(x, x, self.rotary(idx.size(1), x.dtype), loops or self.body.loops, collect)
 
