@@ -276,9 +276,11 @@ def refused_variable(name: str) -> str | None:
     """Why a name meant for us stops the run: a near miss of a knob, in a knob family, or REMOVED (docs/measurements.md)."""
     if name in REMOVED:
         return f"{name} was removed from train_gpt.py (docs/measurements.md says why); unset it"
+    if name in KNOB_NAMES:
+        return None
     ratio = {k: difflib.SequenceMatcher(None, name, k).ratio() for k in KNOB_NAMES}
     near = any(r >= min(0.8, 1 - 1 / len(k)) for k, r in ratio.items())  # one typed character, or difflib's 0.8
-    if name not in KNOB_NAMES and (near or name.startswith(KNOB_FAMILIES)):
+    if near or name.startswith(KNOB_FAMILIES):
         return f"{name} is not a variable of train_gpt.py; did you mean {max(ratio, key=ratio.get)}?"
     return None
 
