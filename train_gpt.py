@@ -299,6 +299,10 @@ class Context:
             dist.all_reduce(t, op=op)
         return t
 
+    def any(self, flag: bool) -> bool:
+        """True on every rank if it is true on any: ranks must take the same branch."""
+        return bool(self.all_reduce(torch.tensor([float(flag)], device=self.device), dist.ReduceOp.MAX).item())
+
 def setup_distributed() -> Context:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
@@ -528,19 +532,6 @@ def make_linear(fan_in: int, fan_out: int, kind: str, cfg: Hyperparameters, zero
 def rms_norm(x: Tensor) -> Tensor:
     return F.rms_norm(x, (x.size(-1),))
 
-class Rotary(nn.Module):
-    """cos/sin for every position up to the longest window, built once here: a profile showed them rebuilt per step."""
-
-    def __init__(self, dims: int, base: float, max_len: int):
-        super().__init__()
-        inv_freq = 1.0 / base ** (torch.arange(0, dims, 2).float() / dims)
-        freqs = torch.outer(torch.arange(max_len, dtype=torch.float32), inv_freq)[None, None]
-        self.register_buffer("cos", freqs.cos(), persistent=False)
-        self.register_buffer("sin", freqs.sin(), persistent=False)
-
-    def forward(self, seq_len: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-        return self.cos[:, :, :seq_len].to(dtype), self.sin[:, :, :seq_len].to(dtype)
-
 def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     x1, x2 = x.chunk(2, dim=-1)
     return torch.cat((x1 * cos + x2 * sin, x2 * cos - x1 * sin), dim=-1)
@@ -662,8 +653,12 @@ class GPT(nn.Module):
         self.embed_in = CastedLinear(cfg.embed_dim, cfg.model_dim) if cfg.embed_dim else None
         self.embed_out = CastedLinear(cfg.model_dim, cfg.embed_dim) if cfg.embed_dim else None
         self.body = RecurrentBlockGroup(cfg)
-        longest = max(cfg.train_seq_len, cfg.eval_seq_len)
-        self.rotary = Rotary(cfg.model_dim // cfg.num_heads, cfg.rope_base, longest)
+        # cos/sin of every position up to the longest window, built once: a profile showed them rebuilt per step.
+        hd, longest = cfg.model_dim // cfg.num_heads, max(cfg.train_seq_len, cfg.eval_seq_len)
+        inv_freq = 1.0 / cfg.rope_base ** (torch.arange(0, hd, 2).float() / hd)
+        angles = torch.outer(torch.arange(longest, dtype=torch.float32), inv_freq)
+        self.register_buffer("rope_cos", angles.cos()[None, None], persistent=False)
+        self.register_buffer("rope_sin", angles.sin()[None, None], persistent=False)
         self.smear = nn.Parameter(torch.zeros(1 + min(GATE_DIMS, cfg.model_dim))) if cfg.smear_gate else None  # l, then w
         self.softcap = cfg.logit_softcap
         self.aux_loops, self.aux_weight = cfg.aux_loops, cfg.progressive_loss_weight
@@ -676,7 +671,10 @@ class GPT(nn.Module):
             w = self.smear[1:].to(x.dtype)
             x = x + self.smear[0] * torch.sigmoid(x[..., : w.numel()] @ w)[..., None] * prev
         x = rms_norm(x)
-        return self.body(x, x, self.rotary(idx.size(1), x.dtype), loops or self.body.loops, collect)
+        return self.body(x, x, self.rope(idx.size(1)), loops or self.body.loops, collect)
+
+    def rope(self, seq_len: int) -> tuple[Tensor, Tensor]:
+        return self.rope_cos[:, :, :seq_len], self.rope_sin[:, :, :seq_len]
 
     def head(self, x: Tensor) -> Tensor:
         """Logits through the tied embedding, soft-capped."""
@@ -968,12 +966,6 @@ class AgreedClock:
             self.every = 1
         return elapsed, worst > 0
 
-def agree(ctx: Context, flag: bool) -> bool:
-    """True on every rank if it is true on any: ranks must take the same branch."""
-    if ctx.world == 1:
-        return flag
-    return bool(ctx.all_reduce(torch.tensor([float(flag)], device=ctx.device), dist.ReduceOp.MAX).item())
-
 def sync(ctx: Context):
     if ctx.device.type == "cuda":
         torch.cuda.synchronize()
@@ -1262,7 +1254,7 @@ def export_artifact(model: GPT, cfg: Hyperparameters, ctx: Context, path: str, l
                 + " ".join(f"{g}_bits:{b}" for g, b in bits.items()))
         except Exception as exc:  # shared below, so no rank waits forever on a failed rank 0
             error = exc
-    if agree(ctx, error is not None):
+    if ctx.any(error is not None):
         raise error if error is not None else ArtifactError("export failed on rank 0; its log says why")
     return path
 

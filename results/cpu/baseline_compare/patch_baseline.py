@@ -39,9 +39,16 @@ SUBSTITUTIONS = [  # (old, new, expected count, why)
      "no CUDA synchronization"),
 ]
 
+FP32_SUBSTITUTIONS = [  # fp32 only: the baseline's own bf16 casts, which a CPU without bf16 units emulates ~90x slower
+    ("    X = G.bfloat16()\n", "    X = G.float()  # cpu patch (fp32)\n", 1, "Newton-Schulz in fp32"),
+    ("updates_flat = torch.zeros(total_params, device=params[0].device, dtype=torch.bfloat16)",
+     "updates_flat = torch.zeros(total_params, device=params[0].device, dtype=torch.float32)", 1, "Muon's update buffer"),
+    ("    ).to(device).bfloat16()\n", "    ).to(device)  # cpu patch (fp32)\n", 1, "the model stays fp32"),
+]
+
 
 def patch(text: str, precision: str = "bf16") -> str:
-    for old, new, count, why in SUBSTITUTIONS:
+    for old, new, count, why in SUBSTITUTIONS + (FP32_SUBSTITUTIONS if precision == "fp32" else []):
         if precision == "fp32" and "autocast" in old:  # fp32: the CUDA autocast stays, which a CPU disables
             new = old
         found = text.count(old)
@@ -56,4 +63,5 @@ if __name__ == "__main__":
         sys.exit(__doc__)
     src, out, precision = Path(sys.argv[1]), Path(sys.argv[2]), (sys.argv[3:] or ["bf16"])[0]
     out.write_text(patch(src.read_text(encoding="utf-8"), precision), encoding="utf-8")
-    print(f"patch_baseline: {src} -> {out}, {len(SUBSTITUTIONS)} substitutions, {precision}")
+    n = len(SUBSTITUTIONS) + (len(FP32_SUBSTITUTIONS) if precision == "fp32" else 0)
+    print(f"patch_baseline: {src} -> {out}, {n} substitutions, {precision}")
