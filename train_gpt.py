@@ -653,7 +653,8 @@ class GPT(nn.Module):
         self.embed_in = CastedLinear(cfg.embed_dim, cfg.model_dim) if cfg.embed_dim else None
         self.embed_out = CastedLinear(cfg.model_dim, cfg.embed_dim) if cfg.embed_dim else None
         self.body = RecurrentBlockGroup(cfg)
-        # cos/sin of every position up to the longest window, built once: a profile showed them rebuilt per step.
+        # cos/sin of every position up to the longest window, built here once: a profile showed them rebuilt every
+        # step, and built in a forward under inference mode they would become inference tensors.
         hd, longest = cfg.model_dim // cfg.num_heads, max(cfg.train_seq_len, cfg.eval_seq_len)
         inv_freq = 1.0 / cfg.rope_base ** (torch.arange(0, hd, 2).float() / hd)
         angles = torch.outer(torch.arange(longest, dtype=torch.float32), inv_freq)
@@ -671,10 +672,11 @@ class GPT(nn.Module):
             w = self.smear[1:].to(x.dtype)
             x = x + self.smear[0] * torch.sigmoid(x[..., : w.numel()] @ w)[..., None] * prev
         x = rms_norm(x)
-        return self.body(x, x, self.rope(idx.size(1)), loops or self.body.loops, collect)
+        return self.body(x, x, self.rope(idx.size(1), x.dtype), loops or self.body.loops, collect)
 
-    def rope(self, seq_len: int) -> tuple[Tensor, Tensor]:
-        return self.rope_cos[:, :, :seq_len], self.rope_sin[:, :, :seq_len]
+    def rope(self, seq_len: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        """The tables cast once per forward, not once per attention layer."""
+        return self.rope_cos[:, :, :seq_len].to(dtype), self.rope_sin[:, :, :seq_len].to(dtype)
 
     def head(self, x: Tensor) -> Tensor:
         """Logits through the tied embedding, soft-capped."""

@@ -26,7 +26,7 @@ def test_each_shared_block_runs_exactly_loops_times(shape, seed):
 def test_a_different_x0_changes_the_output(shape, seed):
     model, _ = recurrent(seed, shape)
     x = torch.randn(1, 8, 32)
-    rope = model.rope(8)
+    rope = model.rope(8, torch.float32)
     with torch.no_grad():
         a, _ = model.body(x, x, rope, model.body.loops)
         b, _ = model.body(x, x + torch.randn_like(x), rope, model.body.loops)
@@ -59,7 +59,7 @@ def test_one_loop_without_prelude_or_coda_is_exactly_the_flat_model(layers, seed
     idx = torch.randint(0, 64, (2, 8))
     with torch.no_grad():
         x = tg.rms_norm(model.tok_emb(idx))
-        x0, rope = x, model.rope(8)
+        x0, rope = x, model.rope(8, x.dtype)
         for block in model.body.shared:
             x = block(x, x0, rope)
         assert torch.equal(model.head(x), model.logits(idx))
@@ -171,7 +171,7 @@ def test_unet_skips_pair_each_executed_block_with_its_mirror_even_when_fewer_loo
             block.register_forward_hook(lambda m, a, o: inputs.append(a[0]) or outputs.append(o))  # returns None: keeps the output
         x = torch.randn(1, 8, cfg.model_dim)
         with torch.no_grad():
-            model.body(x, x, model.rope(8), loops)
+            model.body(x, x, model.rope(8, torch.float32), loops)
         for i in range(n - n // 2, n):  # block i's input = block i-1's output + skip_weights[n-1-i] * block (n-1-i)'s output
             expected = outputs[i - 1] + model.body.skip_weights[n - 1 - i] * outputs[n - 1 - i]
             assert torch.allclose(inputs[i], expected, atol=1e-6)
