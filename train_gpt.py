@@ -102,7 +102,7 @@ class Hyperparameters:
     coda_layers: int = knob(4, "unique blocks after the shared group", cpu=0, check=NON_NEGATIVE, model=True)
     progressive_loss_loops: str = knob("", "comma list of loops (from 1) whose output also gets a training loss", check=(lambda v: all(p.strip().isdigit() for p in v.split(",") if p.strip()), "a comma list of loop numbers"))
     progressive_loss_weight: float = knob(0.1, "weight of each progressive loss term", check=NON_NEGATIVE)
-    loop_start_frac: str = knob("0.5", "training progress from which the shared blocks run LOOPS times; or LOOPS - 1 ascending fractions: from the i-th, i + 1 passes", check=(lambda v: re.fullmatch(r"(0(\.\d*)?|1(\.0*)?)(,(0(\.\d*)?|1(\.0*)?))*", v), "fractions in [0, 1], comma-separated"))
+    loop_start_frac: float = knob(0.5, "training progress from which the shared blocks run LOOPS times instead of once (0.5: record 2026-03-31_ParallelResiduals_MiniDepthRecurrence, step 3000 of 6242)", check=FRACTION)
     model_dim: int = knob(768, "residual width", cpu=128, check=POSITIVE, model=True)
     num_heads: int = knob(8, "attention heads (8, head size 96: ternary record)", cpu=4, check=POSITIVE, model=True)
     num_kv_heads: int = knob(4, "key/value heads (grouped-query attention)", cpu=2, check=POSITIVE, model=True)
@@ -226,10 +226,6 @@ class Hyperparameters:
             widths = {self.model_dim, self.model_dim * self.mlp_mult}
             if any(w % self.ternary_group for w in widths):
                 raise ConfigError(f"TERNARY_GROUP={self.ternary_group} must divide the layer widths {sorted(widths)}")
-        fracs = [float(f) for f in self.loop_start_frac.split(",")]
-        if len(fracs) not in (1, self.loops - 1) or fracs != sorted(fracs):
-            raise ConfigError(f"LOOP_START_FRAC={self.loop_start_frac!r}: give one fraction, or LOOPS - 1 = {self.loops - 1} "
-                              "ascending ones")
         if self.aux_loops and (self.loops == 1 or not all(1 <= loop <= self.loops for loop in self.aux_loops)):
             raise ConfigError(f"PROGRESSIVE_LOSS_LOOPS={self.progressive_loss_loops!r}: list loops 1..LOOPS={self.loops}, "
                               "which must be > 1")
@@ -245,12 +241,6 @@ class Hyperparameters:
     @property
     def ternary_kinds(self) -> set[str]:
         return {k.strip() for k in self.ternary_layers.split(",") if k.strip() and k.strip() != "none"}
-
-    @property
-    def loop_fracs(self) -> tuple[float, ...]:
-        """Training progress from which the shared blocks run 2, 3, ..., LOOPS times."""
-        fracs = tuple(float(f) for f in self.loop_start_frac.split(","))
-        return fracs * (self.loops - 1) if len(fracs) == 1 else fracs
 
     @property
     def aux_loops(self) -> tuple[int, ...]:
@@ -612,7 +602,7 @@ class Block(nn.Module):
         return x + self.mlp_scale.to(x.dtype) * self.mlp(rms_norm(x))
 
 class RecurrentBlockGroup(nn.Module):
-    """PRELUDE_LAYERS unique blocks, SHARED_BLOCKS shared ones run LOOPS times (fewer before LOOP_START_FRAC), CODA_LAYERS.
+    """PRELUDE_LAYERS unique blocks, SHARED_BLOCKS shared ones run LOOPS times (once before LOOP_START_FRAC), CODA_LAYERS.
     U-Net skips wire the n blocks run: block i < n // 2's output, times skip_weights[i], joins block n - 1 - i's input."""
 
     def __init__(self, cfg: Hyperparameters):
@@ -811,7 +801,7 @@ def lr_multiplier(step: int, elapsed_ms: float, cfg: Hyperparameters) -> float:
 
 def switch_states(done: float, cfg: Hyperparameters) -> tuple[bool, int]:
     """The late switches at training progress `done`: (ternary forward on, passes of the shared blocks)."""
-    return bool(cfg.ternary_kinds) and done >= cfg.qat_start_frac, 1 + sum(done >= f for f in cfg.loop_fracs)
+    return bool(cfg.ternary_kinds) and done >= cfg.qat_start_frac, cfg.loops if done >= cfg.loop_start_frac else 1
 
 def grad_accum_steps(cfg: Hyperparameters, ctx: Context) -> int:
     accum = cfg.grad_accum_steps or (max(1, 8 // ctx.world) if ctx.device.type == "cuda" else 1)
@@ -884,7 +874,7 @@ def train(model: GPT, cfg: Hyperparameters, ctx: Context, data: EvalData, log: L
         # Untimed steps through every combination of the late switches compile each graph, then the state starts over.
         warm_t0, saved = time.perf_counter(), {k: v.clone() for k, v in model.state_dict().items()}
         saved_opt = [opt.state_dict() for opt in optimizers]
-        passes = sorted({switch_states(f, cfg)[1] for f in (0.0, *cfg.loop_fracs)} | {1})
+        passes = sorted({1, cfg.loops})
         combos = list(itertools.product((False, True) if cfg.ternary_kinds else (False,), passes))
         for i in range(cfg.compile_warmup_steps):
             set_qat(model, combos[i % len(combos)][0])
@@ -978,7 +968,7 @@ def sync(ctx: Context):
 # {config, tensors: [{name, shape, encoding, meta, offset, length}]}, payload. Loading parses JSON and numbers
 # only: it never executes code. Each encoding is a pack/unpack/size row of ENCODINGS; packing is pure.
 
-ARTIFACT_MAGIC, ARTIFACT_VERSION = b"PGOLFART", 4  # files of another version are refused
+ARTIFACT_MAGIC, ARTIFACT_VERSION = b"PGOLFART", 5  # files of another version are refused
 ZSTD_LEVEL = 22
 
 class ArtifactError(RunError):
@@ -1016,15 +1006,15 @@ def unpack_trits(buf: bytes, n: int) -> np.ndarray:
     return v.reshape(-1)[:n] - 1
 
 def pack_float(dtype):
-    return lambda t, meta: (t.detach().to(dtype).cpu().contiguous().view(torch.uint8).numpy().tobytes(), meta)
+    return lambda t, meta: t.detach().to(dtype).cpu().contiguous().view(torch.uint8).numpy().tobytes()
 
 def unpack_float(dtype):
     return lambda buf, shape, meta: torch.frombuffer(bytearray(buf), dtype=dtype).float().reshape(shape)
 
-def pack_int(t: Tensor, meta: dict) -> tuple[bytes, dict]:
+def pack_int(t: Tensor, meta: dict) -> bytes:
     q, scale = quantize_int_rows(t, meta["bits"])
     offset = 2 ** (meta["bits"] - 1)
-    return scale.half().numpy().tobytes() + pack_bits((q.flatten().long() + offset).numpy(), meta["bits"]), meta
+    return scale.half().numpy().tobytes() + pack_bits((q.flatten().long() + offset).numpy(), meta["bits"])
 
 def unpack_int(buf: bytes, shape, meta: dict) -> Tensor:
     rows, n = shape[0], math.prod(shape)
@@ -1032,42 +1022,23 @@ def unpack_int(buf: bytes, shape, meta: dict) -> Tensor:
     q = torch.from_numpy(unpack_bits(buf[2 * rows :], n, meta["bits"]) - 2 ** (meta["bits"] - 1)).float()
     return (q.view(rows, -1) * scale).reshape(shape)
 
-def pack_mask(trits: np.ndarray) -> bytes:
-    """A bit per weight (non-zero), then a bit per non-zero weight (positive)."""
-    return np.packbits(trits != 0).tobytes() + np.packbits(trits[trits != 0] > 0).tobytes()
-
-def unpack_mask(buf: bytes, n: int, nonzero: int) -> np.ndarray:
-    bits = np.unpackbits(np.frombuffer(buf, np.uint8))
-    trits = np.zeros(n, np.int64)
-    trits[bits[:n].astype(bool)] = bits[-(-n // 8) * 8 :][:nonzero].astype(np.int64) * 2 - 1
-    return trits
-
-def pack_ternary(t: Tensor, meta: dict) -> tuple[bytes, dict]:
-    """Scales, then the trits base 3 or as a bitmask, whichever zstd compresses smaller; the metadata records which."""
+def pack_ternary(t: Tensor, meta: dict) -> bytes:
+    """fp16 scales, then the trits base 3 (five a byte: 1.6 bits a weight before zstd)."""
     trits, s = ternary_quantize(t.detach().float().cpu(), meta["group"], meta["scale"])
-    flat = trits.flatten().numpy()
-    packed = {"base3": pack_trits(flat), "mask": pack_mask(flat)}
-    packing = min(packed, key=lambda k: len(zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(packed[k])))
-    meta = {**meta, "packing": packing, "nonzero": int(np.count_nonzero(flat))}
-    return s.half().numpy().tobytes() + packed[packing], meta
+    return s.half().numpy().tobytes() + pack_trits(trits.flatten().numpy())
 
 def unpack_ternary(buf: bytes, shape, meta: dict) -> Tensor:
     rows, cols = shape
     groups = cols // (meta["group"] or cols)
     s = torch.frombuffer(bytearray(buf[: 2 * rows * groups]), dtype=torch.float16).float().view(rows, groups, 1)
-    body = buf[2 * rows * groups :]
-    if meta.get("packing", "base3") == "base3":
-        trits = unpack_trits(body, rows * cols)
-    else:
-        trits = unpack_mask(body, rows * cols, meta["nonzero"])
+    trits = unpack_trits(buf[2 * rows * groups :], rows * cols)
     return (torch.from_numpy(trits).float().view(rows, groups, -1) * s).reshape(shape)
 
 def ternary_bytes(shape, m: dict) -> int:
-    n, scales = math.prod(shape), 2 * shape[0] * (shape[1] // (m["group"] or shape[1]))
-    return scales + (-(-n // 8) - (-m["nonzero"] // 8) if m.get("packing") == "mask" else -(-n // 5))
+    return 2 * shape[0] * (shape[1] // (m["group"] or shape[1])) + -(-math.prod(shape) // 5)
 
 class Encoding(NamedTuple):
-    pack: callable  # (tensor, meta) -> (bytes, meta for unpack)
+    pack: callable  # (tensor, meta) -> bytes
     unpack: callable  # (bytes, shape, meta) -> tensor
     size: callable  # (shape, meta) -> packed bytes
 
@@ -1075,7 +1046,7 @@ ENCODINGS = {
     "fp32": Encoding(pack_float(torch.float32), unpack_float(torch.float32), lambda shape, m: 4 * math.prod(shape)),
     "fp16": Encoding(pack_float(torch.float16), unpack_float(torch.float16), lambda shape, m: 2 * math.prod(shape)),
     "int": Encoding(pack_int, unpack_int, lambda shape, m: 2 * shape[0] + -(-math.prod(shape) * m["bits"] // 8)),
-    "ternary": Encoding(pack_ternary, unpack_ternary, ternary_bytes),  # sized as base 3 before packing picks
+    "ternary": Encoding(pack_ternary, unpack_ternary, ternary_bytes),
 }
 
 def tensor_plan(model: GPT, bits: dict[str, int]) -> list[tuple[str, Tensor, str, dict, str]]:
@@ -1113,7 +1084,7 @@ def encode_artifact(model: GPT, cfg: Hyperparameters, bits: dict[str, int], cach
         key = (name, enc, json.dumps(meta))
         if key not in cache:
             cache[key] = ENCODINGS[enc].pack(t.detach().cpu(), meta)
-        blob, meta = cache[key]
+        blob = cache[key]
         tensors.append({"name": name, "shape": list(t.shape), "encoding": enc, "meta": meta,
                         "offset": len(payload), "length": len(blob)})
         payload += blob
@@ -1199,8 +1170,9 @@ def step_down_cost(model: GPT, bits: dict[str, int], group: str, lower: int) -> 
     return added / max(saved, 1)
 
 def fit_export(model: GPT, cfg: Hyperparameters, log: Logger) -> tuple[Packed, dict[str, int]]:
-    """The most precise artifact that fits ARTIFACT_LIMIT by its real size. From the ceilings, while over, the group
-    whose next step costs the least error per byte saved steps down; then any group that still fits one up steps up."""
+    """The most precise artifact that fits ARTIFACT_LIMIT by its real size (the upper-bound estimate runs ~3% high at the
+    full shape, a bit of the embedding's precision). From the ceilings, while over, the group whose next step costs the
+    least error per byte saved steps down; then any group that still fits one up steps up."""
     ladders, cache, tried, n_code = bit_ladders(cfg), {}, {}, code_bytes()
     groups = {g for *_, g in tensor_plan(model, {g: ladder[0] for g, ladder in ladders.items()})}
     level = {g: 0 for g in ladders}

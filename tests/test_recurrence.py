@@ -179,20 +179,3 @@ def test_unet_skips_pair_each_executed_block_with_its_mirror_even_when_fewer_loo
             assert torch.equal(inputs[i], outputs[i - 1])
         for block in model.body.stored_blocks():
             block._forward_hooks.clear()
-
-
-def test_progressive_passes_switch_on_one_by_one_at_their_fractions(tmp_path):
-    from conftest import write_dataset
-
-    data = write_dataset(tmp_path / "d", n_train=4000, n_val=200)
-    cfg = tg.Hyperparameters.from_env(env={**TINY, "DATA_PATH": str(data), "VOCAB_SIZE": "1024", "ITERATIONS": "8",
-                                           "MAX_WALLCLOCK_SECONDS": "0", "VAL_LOSS_EVERY": "0", "NUM_LAYERS": "", "PRELUDE_LAYERS": "1",
-                                           "SHARED_BLOCKS": "1", "CODA_LAYERS": "1", "LOOPS": "3", "LOOP_START_FRAC": "0.25,0.75"},
-                                      cuda=False)
-    torch.manual_seed(0)
-    model, log, per_step = tg.GPT(cfg), [], []
-    calls = count_shared_passes(model)
-    model.register_forward_hook(lambda m, a, o: per_step.append(len(calls)))
-    tg.train(model, cfg, tg.Context(), None, log.append)
-    assert [line for line in log if line.startswith("loops_on")] == ["loops_on step:2 passes:2", "loops_on step:6 passes:3"]
-    assert [b - a for a, b in zip([0] + per_step, per_step)] == [1, 1, 2, 2, 2, 2, 3, 3]

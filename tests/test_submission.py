@@ -52,13 +52,15 @@ def test_failed_oversize_and_overtime_seeds_are_flagged_not_summarized(tmp_path)
         "oversize.log": synthetic_log(3, bpb=1.0, bytes_total=16_000_001),
         "slow_eval.log": synthetic_log(4, bpb=1.0, eval_ms=600_001),
         "slow_train.log": synthetic_log(5, bpb=1.0, train_ms=600_001),
+        "infinite.log": synthetic_log(6, bpb=float("inf")),
     }
     for name, text in cases.items():
         (tmp_path / name).write_text(text)
     out = summarize.summarize([tmp_path / n for n in cases], {})
     assert out["seeds"] == [1] and out["val_bpb"] == pytest.approx(1.25)
     flagged = {r["log"]: r["problems"] for r in out["seed_results"] if not r["valid"]}
-    assert set(flagged) == {"failed.log", "oversize.log", "slow_eval.log", "slow_train.log"}
+    assert set(flagged) == {"failed.log", "oversize.log", "slow_eval.log", "slow_train.log", "infinite.log"}
+    assert flagged["infinite.log"] == ["failed: final val_bpb is inf"]
     assert "over limit" in flagged["oversize.log"][0] and "evaluation over time" in flagged["slow_eval.log"][0]
     only_bad = summarize.summarize([tmp_path / "failed.log", tmp_path / "oversize.log"], {})
     assert not only_bad["valid"] and only_bad["val_bpb"] is None

@@ -35,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import compress_code  # noqa: E402
 import logs  # noqa: E402
+import plot_logs  # noqa: E402
 import summarize  # noqa: E402
 
 BYTE_LIMIT = summarize.BYTE_LIMIT
@@ -69,7 +70,7 @@ class RecordFolder:
     submission: dict = field(default_factory=dict)
     submission_error: str = ""  # why submission.json is absent or not a JSON object
     track: str = RECORD_TRACK
-    track_from: str = "not stated: checked as the record track"
+    track_from: str = ""  # where --check read the track
 
     @classmethod
     def read(cls, path: Path, track: str | None = None) -> RecordFolder:
@@ -107,11 +108,12 @@ def read_submission(path: Path) -> tuple[dict, str]:
 
 
 def folder_track(folder: Path, submission: dict, override: str | None) -> tuple[str, str]:
+    """The track to check a folder as, and where it was read: --track, the folder's path, submission.json."""
     if override:
         return override, "--track"
     for part in (folder.parent.name, folder.name):
-        if part.startswith("track_") and part[len("track_"):] in TRACKS:
-            return part[len("track_"):], f"folder {part}"
+        if part.startswith("track_") and part.removeprefix("track_") in TRACKS:
+            return part.removeprefix("track_"), f"folder {part}"
     if submission.get("track") in TRACKS:
         return submission["track"], "submission.json track"
     return RECORD_TRACK, "not stated: checked as the record track"
@@ -120,14 +122,11 @@ def folder_track(folder: Path, submission: dict, override: str | None) -> tuple[
 # ---- --check -----------------------------------------------------------------
 
 
-class Findings:
+class Findings(list):
     """The check's (name, status, detail) rows, in the order found."""
 
-    def __init__(self):
-        self.rows = []
-
     def add(self, name: str, status: str, detail: str):
-        self.rows.append((name, status, detail))
+        self.append((name, status, detail))
 
     def verdict(self, name: str, fail: str, ok: str, lacking: list[dict] = (), missing: str = ""):
         """A check's usual rows: the fail, else the ok (when given), then a warning naming the logs lacking its fact."""
@@ -142,9 +141,9 @@ def listed(runs: list[dict]) -> str:
 
 
 def report(found: Findings) -> int:
-    for name, status, detail in found.rows:
+    for name, status, detail in found:
         print(f"check:{name} {status} {detail}")
-    counts = {s: sum(1 for _, st, _ in found.rows if st == s) for s in ("ok", "warn", "fail")}
+    counts = {s: sum(1 for _, st, _ in found if st == s) for s in ("ok", "warn", "fail")}
     print(f"checks: {counts['ok']} ok {counts['warn']} warn {counts['fail']} fail")
     return 1 if counts["fail"] else 0
 
@@ -155,8 +154,14 @@ def check(path: Path, against: list[Path] | None = None, track: str | None = Non
         found.add("files", "fail", f"{path} is not a folder")
         return found
     folder = RecordFolder.read(Path(path), track)
-    for step in (check_files, check_submission, check_code_hash, check_bytes_code, check_bytes_total, check_finished,
-                 check_times, check_settings, check_hardware, check_seeds):
+    check_files(found, folder)
+    check_submission(found, folder)
+    if folder.code is None:
+        found.add("code_hash", "fail", "no train_gpt.py")
+    else:  # the size checks compare with the shipped script, so they need one
+        for step in (check_code_hash, check_bytes_code, check_bytes_total):
+            step(found, folder)
+    for step in (check_finished, check_times, check_settings, check_hardware, check_seeds):
         step(found, folder)
     new = check_means(found, folder)
     if against:
@@ -184,16 +189,13 @@ def check_submission(found: Findings, folder: RecordFolder):
     found.verdict("submission_fields", fail, ", ".join(REQUIRED_FIELDS) + " present")
     empty = [k for k in ("author", "github_id", "name") if k in s and not str(s[k]).strip()]
     lacking = [k for k in EXPECTED_FIELDS if k not in s]
-    if not folder.submission_error and (empty or lacking):
-        found.add("submission_fields", "warn", "; ".join(([f"empty: {', '.join(empty)}"] if empty else [])
-                                                         + ([f"absent: {', '.join(lacking)}"] if lacking else [])))
+    notes = [f"{what}: {', '.join(keys)}" for what, keys in (("empty", empty), ("absent", lacking)) if keys]
+    if notes and not folder.submission_error:
+        found.add("submission_fields", "warn", "; ".join(notes))
 
 
 def check_code_hash(found: Findings, folder: RecordFolder):
     """Each log ran the folder's train_gpt.py: its sha256 line says so, or it embeds the source (the baseline logs it)."""
-    if folder.code is None:
-        found.add("code_hash", "fail", "no train_gpt.py")
-        return
     sha = hashlib.sha256(folder.code).hexdigest()
     hashed = [r for r in folder.runs if r.get("code_sha256")]
     unhashed = [r for r in folder.runs if not r.get("code_sha256")]
@@ -208,8 +210,6 @@ def check_code_hash(found: Findings, folder: RecordFolder):
 
 
 def check_bytes_code(found: Findings, folder: RecordFolder):
-    if folder.code is None:
-        return
     size, counted = len(folder.code), [r for r in folder.runs if "bytes_code" in r]
     problems = [f"{r['log']} counted {r['bytes_code']}" for r in counted if r["bytes_code"] != size]
     if folder.submission.get("bytes_code", size) != size:
@@ -221,23 +221,17 @@ def check_bytes_code(found: Findings, folder: RecordFolder):
                   [r for r in folder.runs if "bytes_code" not in r], "no code size line")
 
 
-def total_problem(r: dict, size: int) -> str | None:
-    """Why a log's total is wrong: over the limit, or not its code plus model bytes (the shipped code's, if it gives none)."""
-    total, model, code = r["bytes_total"], r.get("bytes_model"), r.get("bytes_code")
-    if total > BYTE_LIMIT:
-        return f"{r['log']}: {total} > {BYTE_LIMIT}"
-    if model is not None and code is not None and total != code + model:
-        return f"{r['log']}: bytes_total {total} != code {code} + model {model}"
-    if model is not None and code is None and total != size + model:
-        return f"{r['log']}: shipped code {size} + model {model} = {size + model}, not {total}"
-    return None
-
-
 def check_bytes_total(found: Findings, folder: RecordFolder):
-    if folder.code is None:
-        return
-    sized = [r for r in folder.runs if "bytes_total" in r]
-    problems = [p for p in (total_problem(r, len(folder.code)) for r in sized) if p]
+    """Each log's total is within the limit and is its code plus model bytes (the shipped code's, if it gives none)."""
+    size, sized, problems = len(folder.code), [r for r in folder.runs if "bytes_total" in r], []
+    for r in sized:
+        total, model, code = r["bytes_total"], r.get("bytes_model"), r.get("bytes_code")
+        if total > BYTE_LIMIT:
+            problems.append(f"{r['log']}: {total} > {BYTE_LIMIT}")
+        elif model is not None and code is not None and total != code + model:
+            problems.append(f"{r['log']}: bytes_total {total} != code {code} + model {model}")
+        elif model is not None and code is None and total != size + model:
+            problems.append(f"{r['log']}: shipped code {size} + model {model} = {size + model}, not {total}")
     if summarize.finite_number(total := folder.submission.get("bytes_total")) and total > BYTE_LIMIT:
         problems.append(f"submission.json bytes_total {total} > {BYTE_LIMIT}")
     largest = max((r["bytes_total"] for r in sized), default=0)
@@ -246,20 +240,20 @@ def check_bytes_total(found: Findings, folder: RecordFolder):
                   [r for r in folder.runs if "bytes_total" not in r and r.get("val_bpb") is not None], "no total size line")
 
 
-def unfinished(r: dict) -> str | None:
-    """Why a log is not a finished run, or None."""
-    if a := r.get("abort"):
-        why = "diverged (non-finite loss)" if a.get("reason") == "nonfinite_loss" else f"aborted ({a.get('reason')})"
-        return f"{r['log']}: {why} at step {a.get('step')}"
-    if r.get("val_bpb") is None:
-        return f"{r['log']}: no final score line" + (" (it has a Python traceback)" if r["traceback"] else "")
-    return None if math.isfinite(r["val_bpb"]) else f"{r['log']}: final val_bpb is {r['val_bpb']}"
-
-
 def check_finished(found: Findings, folder: RecordFolder):
+    """Every log is a finished run: no abort, and a finite final score."""
     if unreadable := [f"{r['log']}: unreadable {r['unreadable']}" for r in folder.runs if r.get("unreadable")]:
         found.add("finished", "warn", "; ".join(unreadable))
-    found.verdict("finished", "; ".join(p for p in map(unfinished, folder.runs) if p),
+    problems = []
+    for r in folder.runs:
+        if a := r.get("abort"):
+            why = "diverged (non-finite loss)" if a.get("reason") == "nonfinite_loss" else f"aborted ({a.get('reason')})"
+            problems.append(f"{r['log']}: {why} at step {a.get('step')}")
+        elif r.get("val_bpb") is None:
+            problems.append(f"{r['log']}: no final score line" + (" (it has a Python traceback)" if r["traceback"] else ""))
+        elif not math.isfinite(r["val_bpb"]):
+            problems.append(f"{r['log']}: final val_bpb is {r['val_bpb']}")
+    found.verdict("finished", "; ".join(problems),
                   folder.runs and f"{len(folder.runs)} of {len(folder.runs)} log(s) end with a finite final score and no abort")
 
 
@@ -293,9 +287,11 @@ def comparable_settings(run: dict) -> tuple[dict, dict]:
     return out, paths
 
 
-def differences(a: dict, b: dict) -> list[str]:
+def differences(a: dict, b: dict) -> str:
+    """The first eight settings in which b differs from a, and how many more."""
     keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-    return [f"{k}={b.get(k, '(absent)')} not {a.get(k, '(absent)')}" for k in keys]
+    shown = ", ".join(f"{k}={b.get(k, '(absent)')} not {a.get(k, '(absent)')}" for k in keys[:8])
+    return shown + (f" and {len(keys) - 8} more" if len(keys) > 8 else "")
 
 
 def check_settings(found: Findings, folder: RecordFolder):
@@ -304,14 +300,11 @@ def check_settings(found: Findings, folder: RecordFolder):
         if folder.runs:
             found.add("settings", "warn", "no log states its settings")
         return
-    ref, ref_paths = comparable_settings(have[0])
-    diffs, path_diffs = [], []
+    first, diffs, path_diffs = comparable_settings(have[0]), [], []
     for r in have[1:]:
-        other, other_paths = comparable_settings(r)
-        for bucket, d in ((diffs, differences(ref, other)), (path_diffs, differences(ref_paths, other_paths))):
-            if d:
-                more = f" and {len(d) - 8} more" if len(d) > 8 else ""
-                bucket.append(f"{r['log']} vs {have[0]['log']}: " + ", ".join(d[:8]) + more)
+        for bucket, a, b in zip((diffs, path_diffs), first, comparable_settings(r)):
+            if d := differences(a, b):
+                bucket.append(f"{r['log']} vs {have[0]['log']}: {d}")
     if path_diffs:
         found.add("settings", "warn", "paths differ (data may differ too): " + "; ".join(path_diffs))
     same = (f"{len(have)} log(s) ran the same settings apart from seed, run id and output paths "
@@ -376,24 +369,18 @@ def used_logs(found: Findings, folder: RecordFolder) -> list[dict] | None:
 
 def check_means(found: Findings, folder: RecordFolder) -> list[dict]:
     """The submission's val_bpb and val_loss are the means of its logs; returns those logs' rows."""
-    if not folder.submission:
-        return []
-    used = used_logs(found, folder)
-    if used is None:  # a per-seed score without its log: already a fail, and the logs' mean would mislead
-        return []
-    if not used:
-        found.add("means", "fail", "no finished log backs the submission's score")
-        return []
+    if not folder.submission or (used := used_logs(found, folder)) is None:
+        return []  # None: a per-seed score without its log, already a fail; the logs' mean would mislead
     unscored = [r for r in used if r.get("val_bpb") is None]
-    if unscored:
-        found.add("means", "fail", f"submission.json counts {listed(unscored)}, which end(s) without a final score")
+    if unscored or not used:
+        found.add("means", "fail", f"submission.json counts {listed(unscored)}, which end(s) without a final score"
+                  if unscored else "no finished log backs the submission's score")
         return []
     rows = [{"seed": r.get("seed"), "val_bpb": r["val_bpb"], "val_loss": r.get("val_loss")} for r in used]
     for key in ("val_bpb", "val_loss"):
-        stated = folder.submission.get(key)
+        stated, values = folder.submission.get(key), [r[key] for r in rows]
         if not summarize.finite_number(stated):
             continue
-        values = [r[key] for r in rows]
         if None in values:
             found.add("means", "warn", f"{key}: some logs give no {key}")
             continue
@@ -414,6 +401,7 @@ def reference(against: list[Path]) -> list[dict]:
 
 
 def check_significance(found: Findings, new: list[dict], against: list[Path], track: str):
+    """Both readings of `summarize.py --against`: the README rule warns, the review practice fails a record."""
     try:
         ref = reference(against)
     except (ImportError, summarize.InputError) as exc:
@@ -474,17 +462,6 @@ def gather_logs(inputs: list[Path]) -> tuple[list[Path], Path | None]:
     return list(unique.values()), code
 
 
-def refuse_other_code(folder: RecordFolder, code: Path):
-    """The code and size checks of --check, before anything is written: a script other than the one
-    that ran is an error, not a folder that fails."""
-    found = Findings()
-    check_code_hash(found, folder)
-    check_bytes_code(found, folder)
-    if failures := [detail for _, status, detail in found.rows if status == "fail"]:
-        raise RecordError(f"--code {code}: " + "; ".join(failures) + ": pass the script that ran with --code "
-                          "(run_8xh100.sh keeps it as runs/<tag>/train_gpt.py)")
-
-
 def seed_names(runs: list[dict]) -> list[str]:
     """train_seed<seed>.log for each log (its own name without a seed), numbered where names repeat."""
     names = []
@@ -512,14 +489,15 @@ def significance_text(rows: list[dict], against: list[Path]) -> list[str]:
 
 
 def build(args) -> int:
+    """Refuses bad input before anything is written (no half-built folder), writes the folder, then checks
+    what it wrote as --check does."""
     paths, run_code = gather_logs(args.inputs)
     runs = [logs.read(p) for p in paths]
     code = args.code or run_code or Path("train_gpt.py")
     if not code.is_file():
         raise RecordError(f"--code {code}: no such file")
-    track = args.track
-    if track == "auto":
-        track = RECORD_TRACK if on_8xh100(runs) else "non_record_16mb"
+    track = args.track or (RECORD_TRACK if on_8xh100(runs) else "non_record_16mb")
+    if not args.track:
         print(f"track: {track} ({'every' if track == RECORD_TRACK else 'not every'} log ran on 8xH100)")
     date = args.date or time.strftime("%Y-%m-%d", time.gmtime())
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
@@ -528,7 +506,12 @@ def build(args) -> int:
     if not name:
         raise RecordError(f"--name {args.name!r} gives an empty folder name")
     folder = RecordFolder(args.out / f"track_{track}" / f"{date}_{name}", code=code.read_bytes(), runs=runs, track=track)
-    refuse_other_code(folder, code)
+    found = Findings()  # --check's code and size checks: a script other than the one that ran is an error here
+    check_code_hash(found, folder)
+    check_bytes_code(found, folder)
+    if failures := [detail for _, status, detail in found if status == "fail"]:
+        raise RecordError(f"--code {code}: " + "; ".join(failures) + ": pass the script that ran with --code "
+                          "(run_8xh100.sh keeps it as runs/<tag>/train_gpt.py)")
     if unhashed := [r for r in runs if not r.get("code_sha256")]:
         print(f"warning: {listed(unhashed)} carry no sha256 line; only the code size could be compared", file=sys.stderr)
     folder.runs = [{**r, "log": n} for r, n in zip(runs, seed_names(runs))]
@@ -536,8 +519,7 @@ def build(args) -> int:
             "track": track}
     folder.submission = summarize.summary([summarize.seed_result(r) for r in folder.runs], meta)
     valid = [r for r in folder.submission["seed_results"] if r["valid"]]
-    # before anything is written: a bad reference leaves no half-built folder
-    sig = significance_text(valid, args.against) if args.against else None
+    sig = significance_text(valid, args.against) if args.against else None  # before anything is written
     if folder.path.exists():
         if not args.force:
             raise RecordError(f"{folder.path} already exists: pass --force to replace it")
@@ -547,14 +529,15 @@ def build(args) -> int:
     if not requirements.is_file():
         print(f"warning: no {requirements}; the folder has no requirements.txt", file=sys.stderr)
     folder.write(requirements if requirements.is_file() else None)
-    import plot_logs
-
     curves = plot_logs.main([*(str(folder.path / r["log"]) for r in folder.runs), "--out", str(folder.path / "curves.png")]) == 0
     (folder.path / "README.md").write_text(readme(folder, sig, curves))
     print(f"wrote {folder.path}")
     against = " --against " + " ".join(map(str, args.against)) if args.against else ""
     print(f"== python tools/make_record.py --check {folder.path}{against}")
     return report(check(folder.path, args.against))
+
+
+# ---- The README --------------------------------------------------------------
 
 
 def load_script(path: Path):
@@ -573,9 +556,10 @@ def load_script(path: Path):
     return module
 
 
-def nondefault_env(tg, run: dict) -> dict:
+def nondefault_env(tg, run: dict) -> tuple[dict, list[str]]:
     """The smallest set of variables that reproduces the log's hyperparameters line with this
-    script's defaults for the log's profile and device (per-seed keys left out)."""
+    script's defaults for the log's profile and device (per-seed keys left out), and the logged
+    settings the script does not have."""
     logged = {k: v for k, v in run["settings"].items() if k not in PER_SEED_KEYS}
     knobs = {f.name: f for f in tg.Hyperparameters.knobs()}
     base = {"CONFIG_PROFILE": run["profile"]} if run.get("profile") else {}
@@ -598,9 +582,7 @@ def nondefault_env(tg, run: dict) -> dict:
     out = {"CONFIG_PROFILE": run["profile"]} if run.get("profile_set") else {}
     for k, v in env.items():
         out[k] = ("1" if v == "True" else "0") if knobs[k.lower()].type in ("bool", bool) else v
-    if unknown := sorted(set(logged) - set(knobs)):
-        out["# not settings of --code"] = ", ".join(unknown)
-    return out
+    return out, sorted(set(logged) - set(knobs))
 
 
 def portable(value: str, folder: Path) -> str:
@@ -613,18 +595,25 @@ def portable(value: str, folder: Path) -> str:
     return value
 
 
-def command_line(env: dict, run: dict, folder: Path) -> str:
-    launcher = (f"torchrun --standalone --nproc_per_node={run['world_size']} train_gpt.py" if run.get("world_size", 1) > 1
-                else "python train_gpt.py")
-    parts = ["SEED=<seed>"] + [f"{k}={shlex.quote(portable(v, folder))}" for k, v in env.items() if not k.startswith("#")]
-    return " ".join(parts + [launcher])
-
-
 def readme(folder: RecordFolder, sig: list[str] | None, curves: bool) -> str:
-    s = folder.submission
+    """The folder's README.md: results, hardware, code, command, significance, files, how it was made."""
+    s, code = folder.submission, folder.code
     out = [f"# {s['name']}" + ("" if folder.track == RECORD_TRACK else " (non-record)"), ""]
-    out += ([s["blurb"], ""] if s["blurb"] else []) + readme_results(folder, curves) + readme_hardware(folder)
-    out += readme_code(folder) + readme_command(folder) + (["## Significance", ""] + sig + [""] if sig else [])
+    out += ([s["blurb"], ""] if s["blurb"] else []) + readme_results(folder, curves)
+    torch = ", ".join(sorted({r["torch"] for r in folder.runs if r.get("torch")})) or "n/a"
+    out += ["## Hardware", "", f"{s['hardware']} (from the logs' `device:` lines); torch {torch}.", ""]
+    if folder.track != RECORD_TRACK:
+        why = "see above for why." if folder.runs[0].get("device") == "cuda" else \
+            "it did not run on 8xH100, so its times say nothing about the 10-minute limits."
+        out += ["This is a non-record submission: " + why, ""]
+    out += ["## Code", "", f"`train_gpt.py`: {len(code)} bytes, sha256 `{hashlib.sha256(code).hexdigest()}`, "
+            "the file every log's `code bytes:` line names (the tool refuses a script whose hash differs)."]
+    if (inner := compress_code.decompress(code)) is not None:
+        out += ["It is a compressed wrapper (lzma + base85) of a "
+                f"{len(inner)}-byte source with sha256 `{hashlib.sha256(inner).hexdigest()}`; it runs that source as itself, "
+                "so the bytes counted are the wrapper's. Read the source with "
+                "`python3 tools/compress_code.py -d train_gpt.py` or the standard-library line in its header."]
+    out += [""] + readme_command(folder) + (["## Significance", ""] + sig + [""] if sig else [])
     command = " ".join(shlex.quote(a) for a in ["tools/make_record.py", *sys.argv[1:]])
     out += ["## Files", "", "- `train_gpt.py`: the script that produced the logs", "- `requirements.txt`: its Python packages",
             "- `train_seed<seed>.log`: each seed's log",
@@ -658,27 +647,6 @@ def readme_results(folder: RecordFolder, curves: bool) -> list[str]:
     return out + [""] + (["![train and validation loss against training time](curves.png)", ""] if curves else [])
 
 
-def readme_hardware(folder: RecordFolder) -> list[str]:
-    torch = ", ".join(sorted({r["torch"] for r in folder.runs if r.get("torch")})) or "n/a"
-    out = ["## Hardware", "", f"{folder.submission['hardware']} (from the logs' `device:` lines); torch {torch}.", ""]
-    if folder.track != RECORD_TRACK:
-        why = "see above for why." if folder.runs[0].get("device") == "cuda" else \
-            "it did not run on 8xH100, so its times say nothing about the 10-minute limits."
-        out += ["This is a non-record submission: " + why, ""]
-    return out
-
-
-def readme_code(folder: RecordFolder) -> list[str]:
-    out = ["## Code", "", f"`train_gpt.py`: {len(folder.code)} bytes, sha256 `{hashlib.sha256(folder.code).hexdigest()}`, "
-           "the file every log's `code bytes:` line names (the tool refuses a script whose hash differs)."]
-    if (inner := compress_code.decompress(folder.code)) is not None:
-        out += ["It is a compressed wrapper (lzma + base85) of a "
-                f"{len(inner)}-byte source with sha256 `{hashlib.sha256(inner).hexdigest()}`; it runs that source as itself, "
-                "so the bytes counted are the wrapper's. Read the source with "
-                "`python3 tools/compress_code.py -d train_gpt.py` or the standard-library line in its header."]
-    return out + [""]
-
-
 def readme_command(folder: RecordFolder) -> list[str]:
     """A command per group of seeds that ran the same settings: the variables that differ from the script's defaults."""
     out, with_settings = ["## Command", ""], [r for r in folder.runs if r.get("settings")]
@@ -686,9 +654,9 @@ def readme_command(folder: RecordFolder) -> list[str]:
         return out + ["The logs carry no `hyperparameters` line.", ""]
     try:
         tg = load_script(folder.path / "train_gpt.py")
-        envs = {}
+        groups = {}
         for r in with_settings:
-            envs.setdefault(json.dumps(nondefault_env(tg, r)), []).append(r)
+            groups.setdefault(json.dumps(nondefault_env(tg, r)), []).append(r)
     except Exception as exc:  # noqa: BLE001 - a script that does not import still gets its logged settings
         logged = " ".join(f"{k}:{v}" for k, v in with_settings[0]["settings"].items())
         return out + [f"(The defaults could not be read from train_gpt.py: {type(exc).__name__}: {exc}; every logged "
@@ -697,12 +665,14 @@ def readme_command(folder: RecordFolder) -> list[str]:
             "name the outputs). Variables are the ones that differ from this `train_gpt.py`'s defaults for the "
             f"`{folder.runs[0].get('profile')}` profile, read from each log's `hyperparameters` line (paths inside the "
             "repository this folder was built in are written relative to this folder):", ""]
-    for env_json, runs in envs.items():
-        env = json.loads(env_json)
-        out += [f"{listed(runs)}:", ""] if len(envs) > 1 else []
-        out += ["```bash", command_line(env, runs[0], folder.path), "```", ""]
-        if "# not settings of --code" in env:
-            out += [f"Logged settings this script does not have: {env['# not settings of --code']}.", ""]
+    for key, runs in groups.items():
+        env, unknown = json.loads(key)
+        world = runs[0].get("world_size", 1)
+        launcher = f"torchrun --standalone --nproc_per_node={world} train_gpt.py" if world > 1 else "python train_gpt.py"
+        variables = [f"{k}={shlex.quote(portable(v, folder.path))}" for k, v in env.items()]
+        out += [f"{listed(runs)}:", ""] if len(groups) > 1 else []
+        out += ["```bash", " ".join(["SEED=<seed>", *variables, launcher]), "```", ""]
+        out += [f"Logged settings this script does not have: {', '.join(unknown)}.", ""] if unknown else []
     return out
 
 
@@ -715,7 +685,7 @@ def main(argv=None) -> int:
     p.add_argument("--name", help="the submission's name; the folder is <date>_<name> with other characters as _")
     for option in ("--author", "--github-id", "--blurb"):
         p.add_argument(option, default="")
-    p.add_argument("--track", default=None, choices=("auto", *TRACKS),
+    p.add_argument("--track", choices=("auto", *TRACKS),
                    help="build: auto (default: 10min_16mb when every log ran on 8xH100) | 10min_16mb | non_record_16mb; "
                         "check: override the track read from the folder")
     p.add_argument("--date", default="", help="YYYY-MM-DD (default: today, UTC)")
@@ -727,15 +697,13 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.check and args.inputs:
         p.error("use one of: --check FOLDER, or run folders/logs to build")
+    if not args.check and not args.inputs:
+        p.error("give run folders or seed logs to build a records folder (or --check FOLDER)")
+    if not args.check and not args.name:
+        p.error("--name is required to build a records folder")
+    args.track = None if args.track == "auto" else args.track  # None: the check reads it, the build chooses it
     try:
-        if args.check:
-            return report(check(args.check, args.against, None if args.track == "auto" else args.track))
-        if not args.inputs:
-            p.error("give run folders or seed logs to build a records folder (or --check FOLDER)")
-        if not args.name:
-            p.error("--name is required to build a records folder")
-        args.track = args.track or "auto"
-        return build(args)
+        return report(check(args.check, args.against, args.track)) if args.check else build(args)
     except (RecordError, summarize.InputError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

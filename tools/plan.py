@@ -34,7 +34,7 @@ spaces, except a quoted assumption), then a short explanation:
   autograd: torch.compile usually saves less. activation_mib_fp32: the same tensors at 4 bytes.
 - projected_step_ms_8xh100: step FLOPs / (8 x 989e12 x MFU) over the MFUs of the two anchors (their
   published step times and this script's FLOPs of their shapes; low = the higher MFU).
-  projected_steps_600s integrates over LOOP_START_FRAC: from each fraction one more pass, at its own step.
+  projected_steps_600s integrates over LOOP_START_FRAC: one pass before it, LOOPS passes after, each at its own step.
 
 FLOPs and saved tensors are counted on the same shape with plain linears (flop_model: quantizing is no
 matmul and saves nothing; it is three times faster on meta).
@@ -342,9 +342,9 @@ def step_ms(flops: float, mfu: float) -> float:
 
 
 def loop_phases(cfg: tg.Hyperparameters) -> list[tuple[int, float, float]]:
-    """(passes, from progress, to progress) of each training phase: from loop_fracs[i], i + 2 passes."""
-    edges = [0.0, *cfg.loop_fracs, 1.0]
-    return [(p, edges[p - 1], edges[p]) for p in range(1, cfg.loops + 1) if edges[p] > edges[p - 1]]
+    """(passes, from progress, to progress) of each training phase: once before LOOP_START_FRAC, LOOPS times after."""
+    start = cfg.loop_start_frac if cfg.loops > 1 else 1.0
+    return [(p, a, b) for p, a, b in ((1, 0.0, start), (cfg.loops, start, 1.0)) if b > a]
 
 
 def steps_in_600s(cfg: tg.Hyperparameters, step_s: dict[int, float]) -> int:

@@ -71,6 +71,8 @@ def problems(run: dict) -> list[str]:
         found.append(f"failed: aborted ({abort['reason']}) at step {abort['step']}")
     elif "val_bpb" not in run:
         found.append("failed: no final val_bpb line")
+    elif not finite_number(run["val_bpb"]):
+        found.append(f"failed: final val_bpb is {run['val_bpb']}")
     if run.get("bytes_total", 0) > BYTE_LIMIT:
         found.append(f"artifact over limit: {run['bytes_total']} > {BYTE_LIMIT} bytes")
     if "bytes_total" not in run and "val_bpb" in run:
