@@ -17,7 +17,6 @@ import itertools
 import json
 import math
 import os
-import re
 import struct
 import sys
 import time

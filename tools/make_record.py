@@ -371,10 +371,11 @@ def check_means(found: Findings, folder: RecordFolder) -> list[dict]:
     """The submission's val_bpb and val_loss are the means of its logs; returns those logs' rows."""
     if not folder.submission or (used := used_logs(found, folder)) is None:
         return []  # None: a per-seed score without its log, already a fail; the logs' mean would mislead
-    unscored = [r for r in used if r.get("val_bpb") is None]
-    if unscored or not used:
-        found.add("means", "fail", f"submission.json counts {listed(unscored)}, which end(s) without a final score"
-                  if unscored else "no finished log backs the submission's score")
+    if not used:
+        found.add("means", "fail", "no finished log backs the submission's score")
+        return []
+    if unscored := [r for r in used if r.get("val_bpb") is None]:
+        found.add("means", "fail", f"submission.json counts {listed(unscored)}, which end(s) without a final score")
         return []
     rows = [{"seed": r.get("seed"), "val_bpb": r["val_bpb"], "val_loss": r.get("val_loss")} for r in used]
     for key in ("val_bpb", "val_loss"):
