@@ -48,10 +48,8 @@ from torch import Tensor
 
 HERE = Path(__file__).resolve().parent
 SAMPLE_DIR = HERE / "data" / "sample"
-DOWNLOAD_HINT = (
-    "download the challenge data inside a checkout of github.com/openai/parameter-golf with "
-    "`python3 data/cached_challenge_fineweb.py --variant sp{vocab}`, or point DATA_PATH and TOKENIZER_PATH at it"
-)
+DOWNLOAD_HINT = ("download the challenge data inside a checkout of github.com/openai/parameter-golf with "
+                 "`python3 data/cached_challenge_fineweb.py --variant sp{vocab}`, or point DATA_PATH and TOKENIZER_PATH at it")
 
 # ---- Configuration ----------------------------------------------------------
 # Every knob is a field of one dataclass and the environment variable of its name in upper case, parsed by its
@@ -94,9 +92,8 @@ class Hyperparameters:
     sdpa_backend: str = knob("auto", "attention kernel (auto = torch's choice, which changes with its version)", cuda="flash", check=one_of("auto", "flash", "cudnn", "efficient", "math"))
     # Model shape.
     vocab_size: int = knob(8192, "tokenizer vocabulary size (8192: ternary record)", cpu=1024, check=POSITIVE, model=True)
-    num_layers: int = knob(10, "stored blocks (prelude + shared + coda)", cpu=4, check=POSITIVE, model=True)
+    num_layers: int = knob(10, "stored blocks: PRELUDE_LAYERS, then the shared blocks (the rest), then CODA_LAYERS", cpu=4, check=POSITIVE, model=True)
     prelude_layers: int = knob(4, "unique blocks before the shared group (4, then 2 looped twice from 0.5, then 4: record 2026-03-31_ParallelResiduals_MiniDepthRecurrence's loop of layers 4-5)", cpu=0, check=NON_NEGATIVE, model=True)
-    shared_blocks: int = knob(0, "blocks looped LOOPS times; 0 = NUM_LAYERS - PRELUDE_LAYERS - CODA_LAYERS", check=NON_NEGATIVE, model=True)
     loops: int = knob(2, "times the shared blocks run per forward", cpu=1, check=POSITIVE, model=True)
     coda_layers: int = knob(4, "unique blocks after the shared group", cpu=0, check=NON_NEGATIVE, model=True)
     progressive_loss_loops: str = knob("", "comma list of loops (from 1) whose output also gets a training loss", check=(lambda v: all(p.strip().isdigit() for p in v.split(",") if p.strip()), "a comma list of loop numbers"))
@@ -115,7 +112,7 @@ class Hyperparameters:
     qk_gain_init: float = knob(2.25, "initial per-head query gain (2.25: ternary record)", cpu=1.5, check=POSITIVE, model=True)
     tied_embed_init_std: float = knob(0.005, "init std of the tied embedding", check=POSITIVE, model=True)
     # Ternary quantization-aware training.
-    ternary_layers: str = knob("attn,mlp", "block linears that are ternary: comma list of attn, mlp, or none", model=True)
+    ternary_layers: str = knob("attn,mlp", "block linears that are ternary: comma list of attn, mlp, or none", check=(lambda v: v.strip() == "none" or set(v.replace(" ", "").split(",")) <= {"attn", "mlp"}, "a comma list of attn, mlp, or none"), model=True)
     ternary_scale: str = knob("absmean", "ternary scale estimator", check=one_of("absmean", "absmedian"), model=True)
     ternary_group: int = knob(128, "input columns per ternary scale; 0 = one scale per output row (128: ternary record)", cpu=0, check=NON_NEGATIVE, model=True)
     qat_start_frac: float = knob(0.0, "training progress before which the ternary forward is off (0: ternary record)", cpu=0.5, check=FRACTION)
@@ -198,19 +195,13 @@ class Hyperparameters:
                 raise ConfigError(f"{name}={value!r} is not allowed: expected {meta['check'][1]}")
             values[f.name] = value
         values["config_profile"] = profile
-        layers = values["prelude_layers"] + values["shared_blocks"] + values["coda_layers"]
-        if env.get("NUM_LAYERS") and env.get("SHARED_BLOCKS") and values["num_layers"] != layers:
-            raise ConfigError(f"NUM_LAYERS={values['num_layers']} disagrees with PRELUDE_LAYERS + SHARED_BLOCKS + "
-                              f"CODA_LAYERS = {layers}; set only one of them")
         return cls(**values, profile_reason=reason).validated()
 
     def validated(self) -> "Hyperparameters":
-        """Cross-field checks; resolves SHARED_BLOCKS and NUM_LAYERS into each other."""
-        if self.shared_blocks == 0:
-            self.shared_blocks = self.num_layers - self.prelude_layers - self.coda_layers
-        if self.shared_blocks <= 0:
-            raise ConfigError(f"SHARED_BLOCKS resolves to {self.shared_blocks}: need NUM_LAYERS > PRELUDE_LAYERS + CODA_LAYERS")
-        self.num_layers = self.prelude_layers + self.shared_blocks + self.coda_layers
+        """Cross-field checks, and the defaults that follow from other knobs."""
+        if self.num_layers <= self.prelude_layers + self.coda_layers:
+            raise ConfigError(f"NUM_LAYERS={self.num_layers} leaves no shared block after PRELUDE_LAYERS={self.prelude_layers} "
+                              f"and CODA_LAYERS={self.coda_layers}: raise NUM_LAYERS or lower them")
         if self.model_dim % self.num_heads or (self.model_dim // self.num_heads) % 2:
             raise ConfigError(f"MODEL_DIM={self.model_dim} must be a multiple of NUM_HEADS={self.num_heads} "
                               "with an even head size")
@@ -218,9 +209,6 @@ class Hyperparameters:
             raise ConfigError(f"PARALLEL_LAYERS={self.parallel_layers} is more than NUM_LAYERS={self.num_layers}")
         if self.num_heads % self.num_kv_heads:
             raise ConfigError(f"NUM_HEADS={self.num_heads} must be a multiple of NUM_KV_HEADS={self.num_kv_heads}")
-        bad = self.ternary_kinds - {"attn", "mlp"}
-        if bad or (not self.ternary_kinds and self.ternary_layers.strip() != "none"):
-            raise ConfigError(f"TERNARY_LAYERS={self.ternary_layers!r}: use a comma list of attn, mlp, or none")
         if self.ternary_group and self.ternary_kinds:
             widths = {self.model_dim, self.model_dim * self.mlp_mult}
             if any(w % self.ternary_group for w in widths):
@@ -228,8 +216,7 @@ class Hyperparameters:
         if self.aux_loops and (self.loops == 1 or not all(1 <= loop <= self.loops for loop in self.aux_loops)):
             raise ConfigError(f"PROGRESSIVE_LOSS_LOOPS={self.progressive_loss_loops!r}: list loops 1..LOOPS={self.loops}, "
                               "which must be > 1")
-        if self.eval_seq_len == 0:
-            self.eval_seq_len = self.train_seq_len
+        self.eval_seq_len = self.eval_seq_len or self.train_seq_len
         if self.eval_stride > self.eval_seq_len:
             raise ConfigError(f"EVAL_STRIDE={self.eval_stride} must be at most EVAL_SEQ_LEN={self.eval_seq_len}")
         if self.ttt == "doc" and self.ttt_doc_chunk > self.eval_seq_len:
@@ -239,7 +226,7 @@ class Hyperparameters:
 
     @property
     def ternary_kinds(self) -> set[str]:
-        return {k.strip() for k in self.ternary_layers.split(",") if k.strip() and k.strip() != "none"}
+        return set(self.ternary_layers.replace(" ", "").split(",")) - {"none"}
 
     @property
     def aux_loops(self) -> tuple[int, ...]:
@@ -259,7 +246,7 @@ KNOB_FAMILIES = tuple(sorted({w + "_" for w in (k.split("_")[0] for k in KNOB_NA
                               if sum(k.startswith(w + "_") for k in KNOB_NAMES) >= 2}))
 
 REMOVED = {"LOOP_INJECT", "LOOP_NORM", "LOOP_RANK", "TIE_EMBEDDINGS", "HEAD_LR", "ADAM_WD", "MLP_LEAK", "ROPE_DIMS",
-           "LN_SCALE", "XSA_LAYERS", "ATTN_GATE"}
+           "LN_SCALE", "XSA_LAYERS", "ATTN_GATE", "SHARED_BLOCKS"}
 
 def refused_variable(name: str) -> str | None:
     """Why a name meant for us stops the run: a near miss of a knob, in a knob family, or REMOVED (docs/measurements.md)."""
@@ -414,14 +401,9 @@ class ByteTables:
         for i in range(int(sp.vocab_size())):
             if sp.is_control(i) or sp.is_unknown(i) or sp.is_unused(i):
                 continue
-            boundary[i] = False
-            if sp.is_byte(i):
-                base[i] = 1
-                continue
-            piece = sp.id_to_piece(i)
-            if piece.startswith("\u2581"):
-                space[i], piece = True, piece[1:]
-            base[i] = len(piece.encode("utf-8"))
+            boundary[i], piece = False, sp.id_to_piece(i)
+            space[i] = piece.startswith("\u2581")  # byte pieces (<0x..>) never do
+            base[i] = 1 if sp.is_byte(i) else len(piece.removeprefix("\u2581").encode("utf-8"))
         return cls(torch.from_numpy(base), torch.from_numpy(space), torch.from_numpy(boundary))
 
     def target_bytes(self, tokens: Tensor) -> Tensor:
@@ -563,7 +545,7 @@ class CausalSelfAttention(nn.Module):
         q, k, v = self.c_qkv(x).split(self.split, dim=-1)
         q = q.reshape(B, T, self.heads, self.head_dim).transpose(1, 2)
         k, v = (t.reshape(B, T, self.kv_heads, self.head_dim).transpose(1, 2) for t in (k, v))
-        cos, sin = (r.to(q.dtype) for r in rope)  # under autocast q, k are bf16 while the residual is fp32
+        cos, sin = (r.to(q.dtype) for r in rope)  # fp32 tables; under autocast q and k are bf16
         q, k = apply_rotary(rms_norm(q), cos, sin), apply_rotary(rms_norm(k), cos, sin)
         q = q * self.q_gain.to(q.dtype)[None, :, None, None]
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=self.kv_heads != self.heads)
@@ -601,17 +583,17 @@ class Block(nn.Module):
         return x + self.mlp_scale.to(x.dtype) * self.mlp(rms_norm(x))
 
 class RecurrentBlockGroup(nn.Module):
-    """PRELUDE_LAYERS unique blocks, SHARED_BLOCKS shared ones run LOOPS times (once before LOOP_START_FRAC), CODA_LAYERS.
+    """PRELUDE_LAYERS unique blocks, the shared ones run LOOPS times (once before LOOP_START_FRAC), CODA_LAYERS.
     U-Net skips wire the n blocks run: block i < n // 2's output, times skip_weights[i], joins block n - 1 - i's input."""
 
     def __init__(self, cfg: Hyperparameters):
         super().__init__()
-        p, s = cfg.prelude_layers, cfg.shared_blocks
+        p, s = cfg.prelude_layers, cfg.num_layers - cfg.prelude_layers - cfg.coda_layers
         self.prelude = nn.ModuleList(Block(cfg, i) for i in range(p))
         self.shared = nn.ModuleList(Block(cfg, p + i) for i in range(s))
         self.coda = nn.ModuleList(Block(cfg, p + s + i) for i in range(cfg.coda_layers))
         self.loops = cfg.loops
-        pairs = (cfg.prelude_layers + cfg.loops * cfg.shared_blocks + cfg.coda_layers) // 2
+        pairs = (p + cfg.loops * s + cfg.coda_layers) // 2
         self.skip_weights = nn.Parameter(torch.ones(pairs, cfg.model_dim)) if cfg.unet_skips and pairs else None
 
     def stored_blocks(self) -> list[Block]:
@@ -661,11 +643,10 @@ class GPT(nn.Module):
             w = self.smear[1:].to(x.dtype)
             x = x + self.smear[0] * torch.sigmoid(x[..., : w.numel()] @ w)[..., None] * prev
         x = rms_norm(x)
-        return self.body(x, x, self.rope(idx.size(1), x.dtype), loops or self.body.loops, collect)
+        return self.body(x, x, self.rope(idx.size(1)), loops or self.body.loops, collect)
 
-    def rope(self, seq_len: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-        """The tables cast once per forward, not once per attention layer."""
-        return self.rope_cos[:, :, :seq_len].to(dtype), self.rope_sin[:, :, :seq_len].to(dtype)
+    def rope(self, seq_len: int) -> tuple[Tensor, Tensor]:
+        return self.rope_cos[:, :, :seq_len], self.rope_sin[:, :, :seq_len]
 
     def head(self, x: Tensor) -> Tensor:
         """Logits through the tied embedding, soft-capped."""
@@ -720,8 +701,7 @@ def newton_schulz(g: Tensor, steps: int, dtype: torch.dtype, eps: float = 1e-7) 
     x = g.to(dtype)
     x = x / (x.norm() + eps)
     tall = g.size(0) > g.size(1)
-    if tall:
-        x = x.T
+    x = x.T if tall else x
     for _ in range(steps):
         m = x @ x.T
         x = a * x + (b * m + c * m @ m) @ x
@@ -733,8 +713,7 @@ class Muon(torch.optim.Optimizer):
     def __init__(self, params: list[nn.Parameter], cfg: Hyperparameters, ctx: Context, row_splits: dict):
         super().__init__(params, dict(lr=cfg.matrix_lr, base_lr=cfg.matrix_lr, momentum=cfg.muon_momentum,
                                       backend_steps=cfg.muon_backend_steps))
-        self.ctx, self.row_norm, self.row_splits = ctx, cfg.muon_row_norm, row_splits
-        self.dtype = DTYPES[cfg.muon_dtype]
+        self.ctx, self.row_norm, self.row_splits, self.dtype = ctx, cfg.muon_row_norm, row_splits, DTYPES[cfg.muon_dtype]
         # Each matrix to the rank with the least work so far, largest first (by index, the fused q/k/v of every
         # block would land on the same ranks): every rank holds its own matrices' momentum.
         load, self.owner = [0] * ctx.world, {}
@@ -873,8 +852,7 @@ def train(model: GPT, cfg: Hyperparameters, ctx: Context, data: EvalData, log: L
         # Untimed steps through every combination of the late switches compile each graph, then the state starts over.
         warm_t0, saved = time.perf_counter(), {k: v.clone() for k, v in model.state_dict().items()}
         saved_opt = [opt.state_dict() for opt in optimizers]
-        passes = sorted({1, cfg.loops})
-        combos = list(itertools.product((False, True) if cfg.ternary_kinds else (False,), passes))
+        combos = list(itertools.product((False, True) if cfg.ternary_kinds else (False,), sorted({1, cfg.loops})))
         for i in range(cfg.compile_warmup_steps):
             set_qat(model, combos[i % len(combos)][0])
             train_step(i, 0.0, combos[i % len(combos)][1])
@@ -884,7 +862,6 @@ def train(model: GPT, cfg: Hyperparameters, ctx: Context, data: EvalData, log: L
         loader = DistributedTokenLoader(loader.files, cfg, ctx)
         log(f"compile_warmup steps:{cfg.compile_warmup_steps} time:{1000 * (time.perf_counter() - warm_t0):.0f}ms")
 
-    cap_ms = cfg.max_wallclock_seconds * 1000
     train_ms, step, loss, bad = 0.0, 0, torch.zeros((), device=ctx.device), torch.zeros((), device=ctx.device)
     (qat, loops), clock = (False, 1), AgreedClock(cfg, ctx)
     set_qat(model, qat)
@@ -892,7 +869,7 @@ def train(model: GPT, cfg: Hyperparameters, ctx: Context, data: EvalData, log: L
     t0 = time.perf_counter()
     while True:
         elapsed, diverged = clock.read(step, train_ms + 1000 * (time.perf_counter() - t0), bad)
-        last = step == cfg.iterations or (cap_ms > 0 and elapsed >= cap_ms)
+        last = step == cfg.iterations or (clock.cap_ms > 0 and elapsed >= clock.cap_ms)
         if diverged:
             log(f"abort reason:nonfinite_loss step:{step}")
             raise DivergedError(f"the training loss is not finite at step {step}: lower the learning rates "
@@ -904,8 +881,7 @@ def train(model: GPT, cfg: Hyperparameters, ctx: Context, data: EvalData, log: L
             val_loss, val_bpb = eval_stats(nll, data)
             log(f"step:{step}/{cfg.iterations} val_loss:{val_loss:.4f} val_bpb:{val_bpb:.4f} "
                 f"train_time:{train_ms:.0f}ms step_avg:{train_ms / max(step, 1):.2f}ms")
-            sync(ctx)
-            t0 = time.perf_counter()
+            t0 = time.perf_counter()  # eval_stats waited for the device (.item()): nothing is still running
         if last:
             break
         now_qat, now_loops = switch_states(progress(step, elapsed, cfg), cfg)
@@ -967,7 +943,7 @@ def sync(ctx: Context):
 # {config, tensors: [{name, shape, encoding, meta, offset, length}]}, payload. Loading parses JSON and numbers
 # only: it never executes code. Each encoding is a pack/unpack/size row of ENCODINGS; packing is pure.
 
-ARTIFACT_MAGIC, ARTIFACT_VERSION = b"PGOLFART", 5  # files of another version are refused
+ARTIFACT_MAGIC, ARTIFACT_VERSION = b"PGOLFART", 6  # files of another version are refused
 ZSTD_LEVEL = 22
 
 class ArtifactError(RunError):
@@ -1211,7 +1187,6 @@ def export_artifact(model: GPT, cfg: Hyperparameters, ctx: Context, path: str, l
     if ctx.rank == 0:
         try:
             packed, bits = fit_export(model, cfg, log)
-            total = n_code + len(packed.blob)
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(path + ".tmp")
             tmp.write_bytes(packed.blob)
@@ -1222,8 +1197,8 @@ def export_artifact(model: GPT, cfg: Hyperparameters, ctx: Context, path: str, l
             ternary = [e for e in packed.tensors if e["encoding"] == "ternary"]
             params = sum(math.prod(e["shape"]) for e in ternary)
             per_weight = 8 * sum(e["length"] for e in ternary) / max(params, 1)
-            log(f"artifact path:{path} bytes_model:{len(packed.blob)} bytes_code:{n_code} bytes_total:{total} "
-                f"ternary_params:{params} ternary_bits_per_weight:{per_weight:.4f} "
+            log(f"artifact path:{path} bytes_model:{len(packed.blob)} bytes_code:{n_code} "
+                f"bytes_total:{n_code + len(packed.blob)} ternary_params:{params} ternary_bits_per_weight:{per_weight:.4f} "
                 + " ".join(f"{g}_bits:{b}" for g, b in bits.items()))
         except Exception as exc:  # shared below, so no rank waits forever on a failed rank 0
             error = exc

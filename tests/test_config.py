@@ -28,7 +28,7 @@ def test_competition_profile_is_the_ternary_record_recipe_with_the_adopted_chang
     top_record_ttt = dict(ttt="doc", eval_stride=0, ttt_doc_chunk=48, ttt_lora_rank=80, ttt_lr=1e-4, ttt_beta1=0.0,
                           ttt_weight_decay=0.5)
     assert {k: getattr(gpu, k) for k in top_record_ttt} == top_record_ttt
-    adopted = dict(prelude_layers=4, shared_blocks=2, coda_layers=4, loops=2, loop_start_frac=0.5, smear_gate=True,
+    adopted = dict(num_layers=10, prelude_layers=4, coda_layers=4, loops=2, loop_start_frac=0.5, smear_gate=True,
                    parallel_layers=4, warmdown_floor=0.1, int_bits=8, embed_bits=8)  # docs/measurements.md: why each
     assert {k: getattr(gpu, k) for k in adopted} == adopted
     assert gpu.data_path.endswith("fineweb10B_sp8192") and gpu.tokenizer_path.endswith("fineweb_8192_bpe.model")
@@ -59,13 +59,15 @@ def test_invalid_setting_is_rejected_with_its_name(name, value):
     assert name in str(err.value)
 
 
-def test_shared_blocks_and_num_layers_resolve_into_each_other():
-    cfg = tiny_cfg(NUM_LAYERS=5, PRELUDE_LAYERS=1, CODA_LAYERS=1, LOOPS=3)
-    assert cfg.shared_blocks == 3 and cfg.num_layers == 5
-    cfg = tiny_cfg(PRELUDE_LAYERS=1, SHARED_BLOCKS=2, CODA_LAYERS=1, NUM_LAYERS="")
-    assert cfg.num_layers == 4
-    with pytest.raises(tg.ConfigError, match="NUM_LAYERS"):
-        tiny_cfg(NUM_LAYERS=9, PRELUDE_LAYERS=1, SHARED_BLOCKS=2, CODA_LAYERS=1)
+@given(st.integers(0, 3), st.integers(0, 3), st.integers(1, 6))
+def test_the_shared_blocks_are_the_stored_blocks_between_prelude_and_coda(prelude, coda, num_layers):
+    env = dict(NUM_LAYERS=num_layers, PRELUDE_LAYERS=prelude, CODA_LAYERS=coda)
+    if num_layers <= prelude + coda:
+        with pytest.raises(tg.ConfigError, match="NUM_LAYERS"):
+            tiny_cfg(**env)
+        return
+    body = tg.RecurrentBlockGroup(tiny_cfg(**env))
+    assert (len(body.prelude), len(body.shared), len(body.coda)) == (prelude, num_layers - prelude - coda, coda)
 
 
 def test_import_does_no_work_even_with_bad_environment():

@@ -8,7 +8,7 @@ def test_two_processes_follow_one_process(sample_env, tmp_path):
     over the ranks."""
     data = write_dataset(tmp_path / "d", n_val=1700)
     env = {**sample_env, "DATA_PATH": str(data), "TTT": "doc", "TTT_DOC_BATCH": "3", "MUON_DTYPE": "bf16", "GRAD_REDUCE_DTYPE": "bf16",
-           "NUM_LAYERS": "", "PRELUDE_LAYERS": "1", "SHARED_BLOCKS": "1", "LOOPS": "2", "PROGRESSIVE_LOSS_LOOPS": "1",
+           "NUM_LAYERS": "2", "PRELUDE_LAYERS": "1", "LOOPS": "2", "PROGRESSIVE_LOSS_LOOPS": "1",
            "EMBED_DIM": "16", "UNET_SKIPS": "1", "MUON_ROW_NORM": "1"}
     one = run_script({**env, "RUN_ID": "one"}, tmp_path)
     two = run_script({**env, "RUN_ID": "two"}, tmp_path, nproc=2)

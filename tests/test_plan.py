@@ -70,7 +70,7 @@ def analytic_forward_flops_per_token(d, heads, kv_heads, mlp_mult, vocab, seq_le
       attention of a block: each query meets all seq_len keys (masking not discounted), in QK^T
         (2 * seq_len * head_dim per head) and in AV (the same): 4 * seq_len * d
       head: 2 * d * vocab (the tied embedding)
-    blocks_run = PRELUDE_LAYERS + SHARED_BLOCKS * passes + CODA_LAYERS; training (forward + backward)
+    blocks_run = PRELUDE_LAYERS + shared blocks * passes + CODA_LAYERS; training (forward + backward)
     is 3x this, since each matmul's backward is two matmuls of the same size."""
     head_dim = d // heads
     block = 2 * (2 * d * d + 2 * d * kv_heads * head_dim + 2 * d * mlp_mult * d) + 4 * seq_len * d
@@ -100,7 +100,7 @@ def analytic_ttt_row_flops(d, heads, kv_heads, mlp_mult, vocab, embed, rank, wid
 def shape_env(head_dim, heads, kv_div, prelude, shared, coda, loops, mlp_mult, vocab, **extra) -> tuple[dict, int, int]:
     kv_heads = heads // kv_div if heads % kv_div == 0 else heads
     env = {"CONFIG_PROFILE": "competition", "EMBED_DIM": "0", "MODEL_DIM": str(heads * head_dim), "NUM_HEADS": str(heads),
-           "NUM_KV_HEADS": str(kv_heads), "PRELUDE_LAYERS": str(prelude), "SHARED_BLOCKS": str(shared),
+           "NUM_KV_HEADS": str(kv_heads), "PRELUDE_LAYERS": str(prelude), "NUM_LAYERS": str(prelude + shared + coda),
            "CODA_LAYERS": str(coda), "LOOPS": str(loops), "MLP_MULT": str(mlp_mult), "VOCAB_SIZE": str(vocab),
            "TERNARY_GROUP": "0", "PARALLEL_LAYERS": "0"}  # groups of 128 do not divide tiny widths; FLOPs ignore both
     return {**env, **{k: str(v) for k, v in extra.items()}}, heads * head_dim, kv_heads

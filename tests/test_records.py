@@ -391,7 +391,7 @@ def test_a_folder_built_from_real_runs_passes_check(sample_env, tmp_path):
     command = readme.split("```bash\n")[1].split("\n```")[0]
     assert command.endswith("python train_gpt.py") and "MODEL_DIM=32" in command and "SEED=<seed>" in command
     env = dict(word.split("=", 1) for word in shlex.split(command) if "=" in word and not word.startswith("SEED"))
-    assert "SHARED_BLOCKS" not in env and "EVAL_SEQ_LEN" not in env  # implied by NUM_LAYERS and TRAIN_SEQ_LEN
+    assert "EVAL_SEQ_LEN" not in env  # implied by TRAIN_SEQ_LEN
     tg = make_record.load_script(folder / "train_gpt.py")
     cfg = tg.Hyperparameters.from_env(env={**env, "SEED": "42"}, cuda=False)
     logged = logs.read(folder / "train_seed42.log")["settings"]

@@ -8,7 +8,7 @@ shapes = st.tuples(st.integers(0, 1), st.integers(1, 2), st.integers(2, 4), st.i
 
 def recurrent(seed, shape, **env):
     prelude, shared, loops, coda = shape
-    return tiny_model(seed, PRELUDE_LAYERS=prelude, SHARED_BLOCKS=shared, LOOPS=loops, CODA_LAYERS=coda, NUM_LAYERS="", **env)
+    return tiny_model(seed, PRELUDE_LAYERS=prelude, NUM_LAYERS=prelude + shared + coda, LOOPS=loops, CODA_LAYERS=coda, **env)
 
 
 @given(shapes, st.integers(0, 20))
@@ -18,7 +18,7 @@ def test_each_shared_block_runs_exactly_loops_times(shape, seed):
     for i, block in enumerate(model.body.stored_blocks()):
         block.register_forward_hook(lambda m, a, o, i=i: calls.__setitem__(i, calls.get(i, 0) + 1))
     model.logits(torch.randint(0, 64, (1, 8)))
-    expected = [1] * cfg.prelude_layers + [cfg.loops] * cfg.shared_blocks + [1] * cfg.coda_layers
+    expected = [1] * cfg.prelude_layers + [cfg.loops] * len(model.body.shared) + [1] * cfg.coda_layers
     assert [calls[i] for i in range(len(expected))] == expected
 
 
@@ -26,7 +26,7 @@ def test_each_shared_block_runs_exactly_loops_times(shape, seed):
 def test_a_different_x0_changes_the_output(shape, seed):
     model, _ = recurrent(seed, shape)
     x = torch.randn(1, 8, 32)
-    rope = model.rope(8, torch.float32)
+    rope = model.rope(8)
     with torch.no_grad():
         a, _ = model.body(x, x, rope, model.body.loops)
         b, _ = model.body(x, x + torch.randn_like(x), rope, model.body.loops)
@@ -59,7 +59,7 @@ def test_one_loop_without_prelude_or_coda_is_exactly_the_flat_model(layers, seed
     idx = torch.randint(0, 64, (2, 8))
     with torch.no_grad():
         x = tg.rms_norm(model.tok_emb(idx))
-        x0, rope = x, model.rope(8, x.dtype)
+        x0, rope = x, model.rope(8)
         for block in model.body.shared:
             x = block(x, x0, rope)
         assert torch.equal(model.head(x), model.logits(idx))
@@ -67,10 +67,10 @@ def test_one_loop_without_prelude_or_coda_is_exactly_the_flat_model(layers, seed
 
 @given(st.integers(1, 6), st.integers(0, 5))
 def test_shared_weights_are_stored_once(loops, seed):
-    model, cfg = tiny_model(seed, LOOPS=loops, SHARED_BLOCKS=2, NUM_LAYERS="")
+    model, cfg = tiny_model(seed, LOOPS=loops, NUM_LAYERS=2)
     bits = {"int": 6, "embed": 8, "side": 16}
     blob = tg.encode_artifact(model, cfg, bits).blob
-    one_loop = tiny_model(seed, LOOPS=1, SHARED_BLOCKS=2, NUM_LAYERS="")
+    one_loop = tiny_model(seed, LOOPS=1, NUM_LAYERS=2)
     base = tg.encode_artifact(one_loop[0], one_loop[1], bits).blob
     assert abs(len(blob) - len(base)) < 600
     stored, effective = tg.count_params(model, cfg)
@@ -86,8 +86,8 @@ def count_shared_passes(model):
 
 @given(st.integers(1, 4), st.integers(0, 10))
 def test_looping_adds_no_parameter_and_runs_the_shared_blocks_loops_times(loops, seed):
-    model, _ = tiny_model(seed, LOOPS=loops, SHARED_BLOCKS=1, PRELUDE_LAYERS=1, NUM_LAYERS="")
-    flat, _ = tiny_model(seed, LOOPS=1, SHARED_BLOCKS=1, PRELUDE_LAYERS=1, NUM_LAYERS="")
+    model, _ = tiny_model(seed, LOOPS=loops, NUM_LAYERS=2, PRELUDE_LAYERS=1)
+    flat, _ = tiny_model(seed, LOOPS=1, NUM_LAYERS=2, PRELUDE_LAYERS=1)
     assert [n for n, _ in model.named_parameters()] == [n for n, _ in flat.named_parameters()]
     calls = count_shared_passes(model)
     with torch.no_grad():
@@ -100,8 +100,8 @@ def test_late_loops_switch_on_at_their_fraction_and_evaluation_always_loops(tmp_
 
     data = write_dataset(tmp_path / "d", n_train=4000, n_val=200)
     cfg = tg.Hyperparameters.from_env(env={**TINY, "DATA_PATH": str(data), "VOCAB_SIZE": "1024", "ITERATIONS": "6",
-                                           "MAX_WALLCLOCK_SECONDS": "0", "VAL_LOSS_EVERY": "0", "NUM_LAYERS": "", "PRELUDE_LAYERS": "1",
-                                           "SHARED_BLOCKS": "1", "CODA_LAYERS": "1", "LOOPS": "3", "LOOP_START_FRAC": "0.5",
+                                           "MAX_WALLCLOCK_SECONDS": "0", "VAL_LOSS_EVERY": "0", "NUM_LAYERS": "3", "PRELUDE_LAYERS": "1",
+                                           "CODA_LAYERS": "1", "LOOPS": "3", "LOOP_START_FRAC": "0.5",
                                            "PROGRESSIVE_LOSS_LOOPS": "2"}, cuda=False)
     torch.manual_seed(0)
     model = tg.GPT(cfg)
@@ -126,7 +126,7 @@ def test_compiled_training_does_not_recompile_across_steps_loops_or_the_switches
     import torch._dynamo
 
     torch._dynamo.reset()
-    model, cfg = tiny_model(1, LOOPS=3, SHARED_BLOCKS=1, NUM_LAYERS="", PRELUDE_LAYERS=1, PROGRESSIVE_LOSS_LOOPS="1,2")
+    model, cfg = tiny_model(1, LOOPS=3, NUM_LAYERS=2, PRELUDE_LAYERS=1, PROGRESSIVE_LOSS_LOOPS="1,2")
     compiled = torch.compile(model, backend="aot_eager", dynamic=False)
     x, y = torch.randint(0, 64, (2, 16)), torch.randint(0, 64, (2, 16))
 
@@ -162,16 +162,16 @@ def test_unet_skips_with_zero_weights_are_exactly_the_model_without_skips(shape,
 @given(shapes, st.integers(0, 20))
 def test_unet_skips_pair_each_executed_block_with_its_mirror_even_when_fewer_loops_run(shape, seed):
     model, cfg = recurrent(seed, shape, UNET_SKIPS=1)
-    full = cfg.prelude_layers + cfg.loops * cfg.shared_blocks + cfg.coda_layers
+    full = cfg.prelude_layers + cfg.loops * len(model.body.shared) + cfg.coda_layers
     assert model.body.skip_weights.shape == (full // 2, cfg.model_dim)
     for loops in (1, cfg.loops):
-        n = cfg.prelude_layers + loops * cfg.shared_blocks + cfg.coda_layers
+        n = cfg.prelude_layers + loops * len(model.body.shared) + cfg.coda_layers
         inputs, outputs = [], []
         for block in model.body.stored_blocks():
             block.register_forward_hook(lambda m, a, o: inputs.append(a[0]) or outputs.append(o))  # returns None: keeps the output
         x = torch.randn(1, 8, cfg.model_dim)
         with torch.no_grad():
-            model.body(x, x, model.rope(8, torch.float32), loops)
+            model.body(x, x, model.rope(8), loops)
         for i in range(n - n // 2, n):  # block i's input = block i-1's output + skip_weights[n-1-i] * block (n-1-i)'s output
             expected = outputs[i - 1] + model.body.skip_weights[n - 1 - i] * outputs[n - 1 - i]
             assert torch.allclose(inputs[i], expected, atol=1e-6)

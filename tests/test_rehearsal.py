@@ -13,7 +13,7 @@ from conftest import log_values, run_script
 
 GPU_PATH = {"COMPILE_BACKEND": "aot_eager", "AUTOCAST": "bf16", "FUSED_ADAM": "1", "MUON_DTYPE": "bf16", "SDPA_BACKEND": "math",
             "GRAD_ACCUM_STEPS": "2", "COMPILE_WARMUP_STEPS": "4", "QAT_START_FRAC": "0.5", "LOOP_START_FRAC": "0.5",
-            "NUM_LAYERS": "", "PRELUDE_LAYERS": "0", "SHARED_BLOCKS": "1", "CODA_LAYERS": "1", "LOOPS": "2",
+            "NUM_LAYERS": "2", "PRELUDE_LAYERS": "0", "CODA_LAYERS": "1", "LOOPS": "2",
             "EMBED_DIM": "16", "UNET_SKIPS": "1", "MUON_ROW_NORM": "1", "MUON_BACKEND_STEPS": "3",
             "TTT": "doc", "TTT_DOC_CHUNK": "8", "TTT_DOC_BATCH": "4", "TORCH_LOGS": "recompiles", "PYTHONUNBUFFERED": "1"}
 RECOMPILE = "Recompiling function"

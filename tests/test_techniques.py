@@ -22,7 +22,7 @@ def test_a_parallel_block_is_x_plus_attention_plus_mlp_of_the_same_normed_input(
     assert [b.parallel for b in blocks] == [i >= 3 - layers for i in range(3)]
     block = blocks[-1]
     x, x0 = (torch.randn(2, 6, 32, generator=torch.Generator().manual_seed(seed + k)) for k in range(2))
-    rope = model.rope(6, torch.float32)
+    rope = model.rope(6)
     with torch.no_grad():
         mixed = block.resid_mix[0] * x + block.resid_mix[1] * x0
         h = tg.rms_norm(mixed)

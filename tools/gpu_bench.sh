@@ -19,7 +19,7 @@
 #   PEER_SCRIPT    the challenge's own baseline train_gpt.py; the peer run happens only when it is set
 #   BENCH_CONFIGS  extra runs at the competition defaults plus variables: entries separated by ';',
 #                  each name:VAR=value VAR=value ... (name: letters, digits, _; values without spaces),
-#                  e.g. BENCH_CONFIGS="ns3:MUON_BACKEND_STEPS=3;late_loops:PRELUDE_LAYERS=4 SHARED_BLOCKS=2 CODA_LAYERS=4 LOOPS=3 LOOP_START_FRAC=0.5"
+#                  e.g. BENCH_CONFIGS="ns3:MUON_BACKEND_STEPS=3;late_loops:PRELUDE_LAYERS=4 CODA_LAYERS=4 LOOPS=3 LOOP_START_FRAC=0.5"
 #   BENCH_RUNS     which runs, a space list of: peer plain stack stack_eval <config names> (all that apply)
 #   BENCH_TTT      TTT mode of stack_eval (doc)
 #   BENCH_ARTIFACT the artifact stack_eval re-scores ($BENCH_OUT/stack.pgolf; another folder's, to split runs over calls)

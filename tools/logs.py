@@ -2,6 +2,7 @@
 carry the same facts, the lines of the challenge's baseline train_gpt.py and the records built on it.
 
     facts = logs.read(path)   # or logs.parse(text): a dict; a fact the log lacks is absent
+    why = logs.unfinished(facts)   # None, or why the run has no usable score (abort, no score, inf)
 
 Both kinds give: seed, world_size, curve (every `step:` line), steps, train_time_ms and step_avg_ms
 (`stopping_early:`, else the last `step:` line), phases (every scored evaluation line, in order),
@@ -73,6 +74,19 @@ def find_logs(folder: Path, patterns=("*", "*/*", "*/*/*")) -> list[Path]:
     candidates = (p for pattern in patterns for p in Path(folder).glob(pattern) if p.suffix in LOG_SUFFIXES
                   and not p.name.startswith(("requirements", "README")) and p.is_file())
     return sorted(p for p in candidates if any(mark in p.read_text(errors="replace") for mark in ("val_bpb", "config profile:")))
+
+
+def unfinished(facts: dict) -> str | None:
+    """Why a run has no usable score (an abort, no final score line, or a non-finite one), or None."""
+    if abort := facts.get("abort"):
+        if abort.get("reason") == "nonfinite_loss":
+            return f"diverged: non-finite training loss at step {abort.get('step')}"
+        return f"failed: aborted ({abort.get('reason')}) at step {abort.get('step')}"
+    if facts.get("val_bpb") is None:
+        return "failed: no final val_bpb line" + (" (it has a Python traceback)" if facts.get("traceback") else "")
+    if not math.isfinite(facts["val_bpb"]):
+        return f"failed: final val_bpb is {facts['val_bpb']}"
+    return None
 
 
 def loss_per_bpb(facts: dict) -> tuple[float, str] | None:

@@ -21,7 +21,6 @@ import argparse
 import hashlib
 import importlib.util
 import json
-import math
 import os
 import re
 import shlex
@@ -244,15 +243,7 @@ def check_finished(found: Findings, folder: RecordFolder):
     """Every log is a finished run: no abort, and a finite final score."""
     if unreadable := [f"{r['log']}: unreadable {r['unreadable']}" for r in folder.runs if r.get("unreadable")]:
         found.add("finished", "warn", "; ".join(unreadable))
-    problems = []
-    for r in folder.runs:
-        if a := r.get("abort"):
-            why = "diverged (non-finite loss)" if a.get("reason") == "nonfinite_loss" else f"aborted ({a.get('reason')})"
-            problems.append(f"{r['log']}: {why} at step {a.get('step')}")
-        elif r.get("val_bpb") is None:
-            problems.append(f"{r['log']}: no final score line" + (" (it has a Python traceback)" if r["traceback"] else ""))
-        elif not math.isfinite(r["val_bpb"]):
-            problems.append(f"{r['log']}: final val_bpb is {r['val_bpb']}")
+    problems = [f"{r['log']}: {why}" for r in folder.runs if (why := logs.unfinished(r))]
     found.verdict("finished", "; ".join(problems),
                   folder.runs and f"{len(folder.runs)} of {len(folder.runs)} log(s) end with a finite final score and no abort")
 
@@ -572,7 +563,7 @@ def nondefault_env(tg, run: dict) -> tuple[dict, list[str]]:
     target = {k: v for k, v in logged.items() if k in knobs}
     defaults = rendered({})
     env = {k.upper(): v for k, v in target.items() if v != defaults[k] and k != "config_profile"}
-    for key in reversed(list(env)):  # drop what the others imply (SHARED_BLOCKS from NUM_LAYERS, ...)
+    for key in reversed(list(env)):  # drop what the others imply (EVAL_SEQ_LEN from TRAIN_SEQ_LEN, ...)
         trial = {k: v for k, v in env.items() if k != key}
         try:
             same = all(rendered(trial)[k] == v for k, v in target.items())

@@ -63,16 +63,7 @@ def seed_result(facts: dict) -> dict:
 
 
 def problems(run: dict) -> list[str]:
-    found = []
-    abort = run.get("abort")
-    if abort and abort["reason"] == "nonfinite_loss":
-        found.append(f"diverged: non-finite training loss at step {abort['step']}")
-    elif abort:
-        found.append(f"failed: aborted ({abort['reason']}) at step {abort['step']}")
-    elif "val_bpb" not in run:
-        found.append("failed: no final val_bpb line")
-    elif not finite_number(run["val_bpb"]):
-        found.append(f"failed: final val_bpb is {run['val_bpb']}")
+    found = [why] if (why := logs.unfinished(run)) else []
     if run.get("bytes_total", 0) > BYTE_LIMIT:
         found.append(f"artifact over limit: {run['bytes_total']} > {BYTE_LIMIT} bytes")
     if "bytes_total" not in run and "val_bpb" in run:
