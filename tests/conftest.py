@@ -65,6 +65,13 @@ def write_dataset(folder: Path, n_train: int = 20000, n_val: int = 2049, val_off
     return folder
 
 
+def short_kit_data(tmp_path: Path) -> dict:
+    """DATA_PATH and DATA_PATH_1024 of the GPU kits' --cpu-smoke (sp1024 both) as a cut of the sample with 4,097
+    validation tokens: each full run scores all of them, gpu_check's smoke its first 4,096, as on the sample."""
+    data = str(write_dataset(tmp_path / "data", n_val=4097))
+    return {"DATA_PATH": data, "DATA_PATH_1024": data}
+
+
 def run_script(env: dict, cwd: Path, nproc: int = 0, timeout: int = 240, stderr_to_stdout: bool = False) -> subprocess.CompletedProcess:
     """Runs train_gpt.py as a competitor would: plain python, or torchrun with nproc CPU processes.
     `stderr_to_stdout` keeps the two in the order they were written (torch's logs go to stderr)."""

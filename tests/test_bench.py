@@ -11,7 +11,7 @@ import textwrap
 import pytest
 from hypothesis import given, strategies as st
 
-from conftest import ROOT, write_dataset
+from conftest import ROOT, short_kit_data
 
 sys.path.insert(0, str(ROOT / "tools"))
 import project  # noqa: E402
@@ -88,9 +88,8 @@ def test_cpu_smoke_runs_the_whole_pipeline_and_projects_every_run(tmp_path):
     out = tmp_path / "bench"
     peer = tmp_path / "peer_train_gpt.py"
     peer.write_text(STUB_PEER)
-    data = str(write_dataset(tmp_path / "data", n_val=4097))  # every run scores the whole validation set: a short one
     done = kit(["--cpu-smoke"], tmp_path, BENCH_OUT=str(out), PEER_SCRIPT=str(peer), BENCH_SECONDS="4",
-               BENCH_CONFIGS="ns3:MUON_BACKEND_STEPS=3", DATA_PATH=data, DATA_PATH_1024=data)
+               BENCH_CONFIGS="ns3:MUON_BACKEND_STEPS=3", **short_kit_data(tmp_path))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "| run | status |" in done.stdout and "perfect scaling" in done.stdout
     bench = json.loads((out / "bench.json").read_text())

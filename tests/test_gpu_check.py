@@ -16,7 +16,7 @@ import textwrap
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from conftest import ROOT, write_dataset
+from conftest import ROOT, short_kit_data
 
 sys.path.insert(0, str(ROOT / "tools"))
 import import_check  # noqa: E402
@@ -64,13 +64,6 @@ def check(args, tmp_path, timeout=300, script=CHECK, **env):
     return subprocess.run(["bash", str(script), *args], env=full, cwd=tmp_path, capture_output=True, text=True, timeout=timeout)
 
 
-def short_data(tmp_path) -> dict:
-    """Both data pairs as a cut of the sample with 4,097 validation tokens: the stack scores all of them, the
-    smoke its first 4,096 (GPU_CHECK_SMOKE_VAL_TOKENS), as on the sample."""
-    data = str(write_dataset(tmp_path / "data", n_val=4097))
-    return {"DATA_PATH": data, "DATA_PATH_1024": data}
-
-
 def stage_lines(stdout: str) -> dict:
     """{stage: {field: value}} from the `gpu_check stage:` and `gpu_check skip:` lines."""
     out = {}
@@ -102,7 +95,7 @@ def test_cpu_rehearsal_runs_the_default_plan_and_packs_its_logs_and_tables(tmp_p
     peer.write_text(STUB_PEER)
     out = tmp_path / "out"
     done = check(["--cpu-smoke", str(out)], tmp_path, PEER_SCRIPT=str(peer), GPU_CHECK_STACK_SECONDS="2", GPU_CHECK_PEER_SECONDS="2",
-                 **short_data(tmp_path))
+                 **short_kit_data(tmp_path))
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     stages = stage_lines(done.stdout)
     assert list(stages) == ["import", *STAGES]  # in this order
@@ -198,7 +191,7 @@ def test_a_smoke_that_fails_compiled_leaves_the_stack_to_run_eagerly(tmp_path):
     # breaks on the real model would.
     out = tmp_path / "out"
     done = check(["--cpu-smoke", str(out)], tmp_path, GPU_CHECK_STAGES="smoke stack", GPU_CHECK_STACK_SECONDS="1",
-                 GPU_CHECK_SMOKE_VARS="COMPILE=1 CC=/bin/false CXX=/bin/false", **short_data(tmp_path))
+                 GPU_CHECK_SMOKE_VARS="COMPILE=1 CC=/bin/false CXX=/bin/false", **short_kit_data(tmp_path))
     assert done.returncode == 1, done.stdout[-4000:] + done.stderr[-2000:]
     stages = stage_lines(done.stdout)
     assert "gpu_check compile:on reason:none stage:import" in done.stdout
